@@ -1,0 +1,353 @@
+"""Run the step playbooks through ansible-runner and hand back their checks.
+
+Ansible's start-up costs more than most checks, so steps 4 to 7 run as one
+ansible-playbook process: ``playbooks/incident_checks.yml`` imports the four
+step playbooks, each behind a marker play named ``Begin SOP step N``. The
+events of that single run say when a step begins (its marker) and ends (the
+next marker or the final stats), and the checks arrive with the ``set_stats``
+results as they are published, so each step's result can be stored as soon as
+the step completes, in the procedure's order.
+
+Every run has a private data directory per incident under the data
+directory. Its extra variables are written as ``!unsafe`` YAML, so a value is
+never templated by Ansible; the ``env/`` directory is removed after the run
+and the ``command`` artifact is stripped of the environment, so no secret
+from the environment stays on disk.
+"""
+
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook_runner import checks as check_schema
+from runbook_runner import settings
+from runbook_runner.errors import RunbookError
+from runbook_runner.records import now
+from runbook_runner.steps import CHECK_STEPS, COMBINED_PLAYBOOK, Step, step
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 120
+_MARKER = re.compile(r"^Begin SOP step (\d+)\b")
+_HOST_EVENTS = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+    "runner_on_skipped": "skipped",
+}
+
+
+class ExecutionError(RunbookError):
+    """A playbook run could not be started at all."""
+
+
+@dataclass
+class StepResult:
+    """What one step of a run gathered."""
+
+    step: Step
+    started_at: str
+    ended_at: str
+    checks: list[dict[str, Any]]
+    note: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        """Return the worst status of the checks (``unknown`` when there are none)."""
+        return worst_status(self.checks)
+
+
+@dataclass
+class Progress:
+    """One thing worth telling the technician while a run goes on."""
+
+    kind: str  # step_started, task, host, step_finished
+    step: Step | None
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """The result of one playbook run."""
+
+    run_id: str
+    status: str
+    rc: int | None
+    steps: list[StepResult]
+    seconds: float
+    artifact_dir: Path
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        """Return every check of every step, in the procedure's order."""
+        return [check for result in self.steps for check in result.checks]
+
+
+_STATUS_ORDER = ("ok", "degraded", "unknown", "failed")
+
+
+def worst_status(checks: Sequence[Mapping[str, Any]]) -> str:
+    """Return the worst status among ``checks``: failed > unknown > degraded > ok."""
+    if not checks:
+        return "unknown"
+    return max((str(c.get("status", "unknown")) for c in checks), key=_STATUS_ORDER.index)
+
+
+def run_dir(incident_id: str, data_dir: Path | None = None) -> Path:
+    """Return the private data directory of an incident's runs."""
+    return (data_dir or settings.data_dir()) / "runs" / incident_id
+
+
+def _unsafe_yaml(extravars: Mapping[str, str | int]) -> str:
+    # JSON strings are YAML double-quoted scalars; the !unsafe tag makes
+    # Ansible treat the value as data that is never templated.
+    lines = []
+    for key, value in extravars.items():
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
+            raise ExecutionError(f"bad extra variable name {key!r}")
+        lines.append(f"{key}: !unsafe {json.dumps(str(value))}")
+    return "\n".join(lines) + "\n"
+
+
+def _ansible_playbook() -> str:
+    candidate = Path(sys.executable).parent / "ansible-playbook"
+    return str(candidate) if candidate.exists() else "ansible-playbook"
+
+
+@dataclass
+class _RunState:
+    """The bookkeeping of one run's event stream."""
+
+    wanted: list[Step]
+    on_progress: Callable[[Progress], None]
+    on_step: Callable[[StepResult], None]
+    current: Step | None = None
+    started_at: str = ""
+    streamed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    done: list[StepResult] = field(default_factory=list)
+    final: list[dict[str, Any]] | None = None
+
+    def begin(self, number: int) -> None:
+        self.finish()
+        if number not in {wanted.number for wanted in self.wanted}:
+            return  # a marker of a step this run skips by its tags
+        self.current = step(number)
+        self.started_at = now()
+        self.on_progress(Progress("step_started", self.current, self.current.title()))
+
+    def finish(self, final: list[dict[str, Any]] | None = None, note: str | None = None) -> None:
+        if self.current is None:
+            return
+        key = self.current.key
+        source = self.streamed.get(key, [])
+        if final is not None:
+            source = [c for c in final if c.get("step") == key] or source
+        result = StepResult(self.current, self.started_at, now(), _valid(source), note)
+        self.done.append(result)
+        self.current = None
+        self.on_step(result)
+        self.on_progress(
+            Progress("step_finished", result.step, f"{result.step.title()}: {result.outcome}")
+        )
+
+    def collect(self, res: Mapping[str, Any]) -> None:
+        items = res.get("results") if isinstance(res.get("results"), list) else [res]
+        for item in items:
+            stats = item.get("ansible_stats") if isinstance(item, Mapping) else None
+            data = stats.get("data", {}) if isinstance(stats, Mapping) else {}
+            for check in data.get("batiknet_checks") or []:
+                if isinstance(check, Mapping):
+                    key = str(check.get("step") or (self.current.key if self.current else ""))
+                    self.streamed.setdefault(key, []).append(dict(check))
+
+    def handle(self, event: Mapping[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        if kind == "playbook_on_play_start":
+            match = _MARKER.match(str(data.get("play") or data.get("name") or ""))
+            if match:
+                self.begin(int(match.group(1)))
+        elif kind == "playbook_on_task_start" and self.current is not None:
+            self.on_progress(Progress("task", self.current, str(data.get("task", ""))))
+        elif kind in _HOST_EVENTS:
+            if kind == "runner_on_ok":
+                self.collect(data.get("res") or {})
+            self.on_progress(
+                Progress(
+                    "host",
+                    self.current,
+                    f"{data.get('host', '?')}: {data.get('task', '')}: {_HOST_EVENTS[kind]}",
+                    {"host": data.get("host"), "result": _HOST_EVENTS[kind]},
+                )
+            )
+        elif kind == "playbook_on_stats":
+            artifact = data.get("artifact_data") or {}
+            final = artifact.get("batiknet_checks")
+            self.final = [dict(c) for c in final if isinstance(c, Mapping)] if final else []
+            self.finish(self.final)
+        return True
+
+
+def _valid(checks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    kept = []
+    for index, check in enumerate(checks):
+        try:
+            check_schema.validate_check(check, index)
+        except check_schema.InvalidCheckError as error:
+            log.error("dropping a check that breaks the result contract: %s", error.message)
+            continue
+        kept.append(dict(check))
+    return kept
+
+
+def _end_ssh_masters(control_dir: Path) -> None:
+    # ControlPersist masters detach from the run's process group: end them
+    # explicitly, so nothing the run started outlives it.
+    for socket_path in control_dir.iterdir():
+        subprocess.run(
+            ["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", "batiknet-master"],
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    shutil.rmtree(control_dir, ignore_errors=True)
+
+
+def _scrub(private_dir: Path, artifact_dir: Path) -> None:
+    shutil.rmtree(private_dir / "env", ignore_errors=True)
+    command_file = artifact_dir / "command"
+    try:
+        command = json.loads(command_file.read_text(encoding="utf-8"))
+        command.pop("env", None)
+        command_file.write_text(json.dumps(command), encoding="utf-8")
+    except (OSError, ValueError):
+        command_file.unlink(missing_ok=True)
+
+
+def end_leftover_runs(incident_id: str, data_dir: Path | None = None) -> list[int]:
+    """End the ansible-playbook processes a killed run of this incident left behind.
+
+    They are found by pid, through their command line naming the incident's
+    private data directory; each one's process group is killed. Return the
+    pids ended.
+    """
+    marker = str(run_dir(incident_id, data_dir)) + "/"
+    ended = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline and "ansible" in cmdline:
+            pid = int(entry.name)
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                continue
+            ended.append(pid)
+    if ended:
+        log.warning("%s: ended the processes a killed run left: %s", incident_id, ended)
+    return ended
+
+
+def run_steps(
+    incident_id: str,
+    site: str,
+    wanted: Sequence[Step] = CHECK_STEPS,
+    *,
+    on_step: Callable[[StepResult], None] = lambda _result: None,
+    on_progress: Callable[[Progress], None] = lambda _progress: None,
+    timeout: int = DEFAULT_TIMEOUT,
+    data_dir: Path | None = None,
+) -> RunResult:
+    """Run the check steps ``wanted`` for ``site`` in one ansible-playbook process.
+
+    ``on_step`` is called with each step's result as soon as the step
+    completes, in the procedure's order; ``on_progress`` with every event
+    worth showing. A step the run never reached (timeout, crash) is handed
+    back with no checks and a note.
+
+    Raises:
+        ExecutionError: ansible-runner cannot be started (missing playbook).
+    """
+    import ansible_runner
+
+    playbook = settings.PLAYBOOK_DIR / COMBINED_PLAYBOOK
+    if not playbook.exists():
+        raise ExecutionError(
+            f"{playbook}: the combined playbook of steps 4-7 is missing",
+            hint="reinstall the runbook or set RUNBOOK_HOME to its checkout",
+        )
+    private_dir = run_dir(incident_id, data_dir)
+    (private_dir / "env").mkdir(parents=True, exist_ok=True, mode=0o700)
+    (private_dir / "env" / "extravars").write_text(_unsafe_yaml({"site": site}), encoding="utf-8")
+    control_dir = Path(tempfile.mkdtemp(prefix="bn-cp-"))
+    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    state = _RunState(list(wanted), on_progress, on_step)
+    tags = ",".join(f"step{s.number}" for s in wanted)
+    envvars = {
+        "ANSIBLE_CONFIG": str(settings.PROJECT_DIR / "ansible.cfg"),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
+    started = time.monotonic()
+    log.info("%s: running steps %s for site %s", incident_id, tags, site)
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(private_dir),
+            project_dir=str(settings.PLAYBOOK_DIR),
+            playbook=str(playbook),
+            inventory=str(settings.inventory_path()),
+            ident=run_id,
+            tags=tags,
+            binary=_ansible_playbook(),
+            envvars=envvars,
+            timeout=timeout,
+            event_handler=state.handle,
+            quiet=True,
+            rotate_artifacts=0,
+        )
+    finally:
+        _end_ssh_masters(control_dir)
+        _scrub(private_dir, private_dir / "artifacts" / run_id)
+    why = f"the run timed out after {timeout} s" if runner.status == "timeout" else None
+    state.finish(None, note=f"cut short: {why or 'the run ' + str(runner.status)}")
+    _account_missing(state, why or f"the run {runner.status}")
+    seconds = time.monotonic() - started
+    log.info("%s: run %s ended %s (rc %s) in %.1f s", incident_id, run_id, runner.status,
+             runner.rc, seconds)  # fmt: skip
+    return RunResult(
+        run_id,
+        str(runner.status),
+        runner.rc,
+        state.done,
+        seconds,
+        private_dir / "artifacts" / run_id,
+    )
+
+
+def _account_missing(state: _RunState, why: str) -> None:
+    reached = {result.step.number for result in state.done}
+    for wanted in state.wanted:
+        if wanted.number not in reached:
+            stamp = now()
+            result = StepResult(wanted, stamp, stamp, [], note=f"not reached: {why}")
+            state.done.append(result)
+            log.error("step %d (%s) not reached: %s", wanted.number, wanted.key, why)
+            state.on_step(result)
