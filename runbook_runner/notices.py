@@ -1,0 +1,225 @@
+"""The three messages the office sends, in Bahasa Indonesia or English.
+
+- the ISP ticket to the provider's contacts (SOP step 8),
+- the completion notice to the agency (OPD) (SOP step 10),
+- an escalation to the complaints official (Pejabat Pengaduan).
+
+Each wraps a document the runner already rendered (text, optional HTML,
+optional attachments such as the HTML or PDF report) in a short cover letter,
+resolves the recipients and enqueues the message. Values from the inventory or
+the records go into the HTML escaped.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from runbook_runner import recipients
+from runbook_runner.notifications import enqueue, load_config
+from runbook_runner.outbox import Message
+
+ISP_TICKET = "isp-ticket"
+COMPLETION_NOTICE = "completion-notice"
+ESCALATION = "escalation"
+
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A rendered document: its text, its HTML if any, the files to attach."""
+
+    text: str
+    html: str | None = None
+    attachments: tuple[Path, ...] = ()
+
+
+_TEXTS = {
+    "id": {
+        ISP_TICKET: (
+            "Tiket gangguan {incident}: {site} (sirkuit {circuit})",
+            "Yth. {to},\n\nDengan hormat, kami melaporkan gangguan pada layanan {isp} "
+            "untuk {site} (sirkuit {circuit}). Mohon ditindaklanjuti dan informasikan "
+            "nomor tiket serta perkiraan waktu pemulihan dengan membalas email ini.",
+        ),
+        COMPLETION_NOTICE: (
+            "Gangguan jaringan {site} telah selesai ditangani ({incident})",
+            "Yth. {to},\n\nDengan hormat, gangguan jaringan Batik.Net di {site} "
+            "(nomor {incident}) telah selesai ditangani. Laporan penyelesaian gangguan "
+            "terlampir.",
+        ),
+        ESCALATION: (
+            "Eskalasi {incident}: {reason}",
+            "Yth. {to},\n\nDengan hormat, penanganan gangguan {incident} ({site}) "
+            "memerlukan perhatian Bapak/Ibu: {reason}. Rincian di bawah ini.",
+        ),
+        "closing": "Hormat kami,\n{sender}",
+    },
+    "en": {
+        ISP_TICKET: (
+            "Fault ticket {incident}: {site} (circuit {circuit})",
+            "Dear {to},\n\nWe report a fault on the {isp} service for {site} "
+            "(circuit {circuit}). Please act on it and tell us your ticket number and "
+            "the expected recovery time by replying to this email.",
+        ),
+        COMPLETION_NOTICE: (
+            "Network disruption at {site} resolved ({incident})",
+            "Dear {to},\n\nThe Batik.Net disruption at {site} (number {incident}) has "
+            "been resolved. The resolution report is attached.",
+        ),
+        ESCALATION: (
+            "Escalation {incident}: {reason}",
+            "Dear {to},\n\nThe handling of disruption {incident} ({site}) needs your "
+            "attention: {reason}. The details follow.",
+        ),
+        "closing": "Regards,\n{sender}",
+    },
+}
+
+
+def compose(kind: str, lang: str, document: Document, **values: str) -> tuple[str, str, str]:
+    """Return the subject, text and HTML of a cover letter around ``document``.
+
+    ``kind`` is one of :data:`ISP_TICKET`, :data:`COMPLETION_NOTICE`,
+    :data:`ESCALATION`; ``values`` fill the template (incident, site, to, sender
+    and, per kind, isp, circuit, reason).
+
+    Raises:
+        KeyError: the kind or language is unknown, or a value is missing.
+    """
+    texts = _TEXTS[lang]
+    subject_template, cover_template = texts[kind]
+    subject = subject_template.format(**values)
+    cover = cover_template.format(**values)
+    closing = texts["closing"].format(**values)
+    text = f"{cover}\n\n{document.text.rstrip()}\n\n{closing}\n"
+    html = (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>{escape(subject)}</title></head><body>\n"
+        + "".join(f"<p>{escape(p)}</p>\n" for p in cover.split("\n\n"))
+        + "<hr>\n"
+        + _document_html(document)
+        + "<hr>\n"
+        + "<p>" + escape(closing).replace("\n", "<br>\n") + "</p>\n</body></html>\n"
+    )  # fmt: skip
+    return subject, text, html
+
+
+def _document_html(document: Document) -> str:
+    if document.html is None:
+        return f'<pre style="white-space: pre-wrap">{escape(document.text)}</pre>\n'
+    match = _BODY.search(document.html)
+    return (match.group(1) if match else document.html) + "\n"
+
+
+def send_isp_ticket(
+    incident_id: str,
+    provider: str,
+    site: str,
+    circuit_id: str,
+    document: Document,
+    *,
+    lang: str | None = None,
+    config: Any = None,
+    variables: recipients.InventoryVars | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """Enqueue the ISP ticket to every contact of ``provider`` that has an email.
+
+    Raises:
+        RecipientError: the inventory holds no email for the provider.
+        ConfigError, OutboxError, AttachmentError: see :func:`notifications.enqueue`.
+    """
+    loaded = load_config(config)
+    variables = variables or recipients.load_inventory_vars()
+    to = recipients.isp_contacts(provider, variables)
+    isp = recipients.isp_name(provider, variables)
+    subject, text, html = compose(
+        ISP_TICKET, lang or loaded.notify.lang, document, incident=incident_id,
+        site=recipients.site_name(site, variables), circuit=circuit_id or "-", isp=isp,
+        to=_greeting(to[0].name, isp), sender=loaded.notify.sender_name,
+    )  # fmt: skip
+    return enqueue(
+        ISP_TICKET, incident_id, to, subject, text,
+        html=html, attachments=document.attachments, config=loaded, now=now,
+    )  # fmt: skip
+
+
+def send_completion_notice(
+    incident_id: str,
+    site: str,
+    document: Document,
+    *,
+    lang: str | None = None,
+    config: Any = None,
+    variables: recipients.InventoryVars | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """Enqueue the completion notice to the agency's contact, the report attached.
+
+    Raises:
+        RecipientError: the inventory holds no contact email for the site.
+        ConfigError, OutboxError, AttachmentError: see :func:`notifications.enqueue`.
+    """
+    loaded = load_config(config)
+    variables = variables or recipients.load_inventory_vars()
+    contact = recipients.site_contact(site, variables)
+    name = recipients.site_name(site, variables)
+    subject, text, html = compose(
+        COMPLETION_NOTICE, lang or loaded.notify.lang, document, incident=incident_id,
+        site=name, to=_greeting(contact.name, name), sender=loaded.notify.sender_name,
+    )  # fmt: skip
+    return enqueue(
+        COMPLETION_NOTICE, incident_id, [contact], subject, text,
+        html=html, attachments=document.attachments, config=loaded, now=now,
+    )  # fmt: skip
+
+
+def send_escalation(
+    incident_id: str,
+    site: str,
+    reason: str,
+    level: str,
+    document: Document,
+    *,
+    lang: str | None = None,
+    config: Any = None,
+    variables: recipients.InventoryVars | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """Enqueue an escalation to the complaints official, once per reason and level.
+
+    Raises:
+        RecipientError: ``[escalation]`` holds no email for the official.
+        ConfigError, OutboxError, AttachmentError: see :func:`notifications.enqueue`.
+    """
+    loaded = load_config(config)
+    variables = variables or recipients.load_inventory_vars()
+    official = recipients.complaints_official(loaded.raw, loaded.path)
+    subject, text, html = compose(
+        ESCALATION, lang or loaded.notify.lang, document, incident=incident_id,
+        site=recipients.site_name(site, variables), reason=reason,
+        to=_greeting(official.name, "Pejabat Pengaduan"), sender=loaded.notify.sender_name,
+    )  # fmt: skip
+    kind = f"{ESCALATION}-{_slug(reason)}-{_slug(level)}"
+    return enqueue(
+        kind, incident_id, [official], subject, text,
+        html=html, attachments=document.attachments, config=loaded, now=now,
+    )  # fmt: skip
+
+
+def _greeting(name: str, fallback: str) -> str:
+    return name or fallback
+
+
+def _slug(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", value).strip("-").lower()[:30] or "x"
+
+
+def attachments_of(paths: Iterable[Path | str]) -> tuple[Path, ...]:
+    """Return the existing files among ``paths``, for a document's attachments."""
+    return tuple(Path(path) for path in paths if Path(path).is_file())
