@@ -17,7 +17,11 @@ from runbook_runner.errors import RunbookError
 # Each module has ``register(subparsers)``, which adds its sub-commands and
 # sets ``handler`` on each parser: a callable taking the parsed arguments and
 # returning the exit code.
-COMMAND_MODULES = ("runbook_runner.lab.commands", "runbook_runner.outbox_commands")
+COMMAND_MODULES = (
+    "runbook_runner.lab.commands",
+    "runbook_runner.outbox_commands",
+    "runbook_runner.sla_commands",
+)
 
 log = logging.getLogger(__name__)
 
