@@ -320,7 +320,8 @@ class SmtpSession:
         if isinstance(error, smtplib.SMTPResponseException):
             kind = "deferred" if 400 <= error.smtp_code < 500 else "refused"
             return kind, f"refused: {self._reply(error.smtp_code, error.smtp_error)}"
-        if isinstance(error, TimeoutError):
+        # smtplib reports a read timeout as a disconnection caused by the timeout.
+        if isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):
             return "timeout", f"no answer within {self.settings.timeout_seconds:g} s"
         if isinstance(error, ssl.SSLError | ssl.CertificateError):
             return "tls", f"TLS failed: {getattr(error, 'reason', None) or error}"

@@ -10,21 +10,21 @@ The public surface:
   (it logs a warning instead);
 - :func:`load_config` reads ``config/runbook.toml`` for the above.
 
-``config`` is the parsed TOML (a mapping of sections), ``None`` for the file
-:func:`runbook_runner.settings.config_path` names, or an object with a
-``raw`` mapping. ``now`` is an aware datetime; tests move it forward instead of
-sleeping.
+``config`` is a :class:`runbook_runner.config.Config` (or any object with
+``raw`` and ``path``), the parsed TOML as a mapping of sections, or ``None``
+for the file :func:`runbook_runner.settings.config_path` names. ``now`` is an
+aware datetime; tests move it forward instead of sleeping.
 """
 
 import logging
 import time
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runbook_runner import config as office_config
 from runbook_runner import settings
 from runbook_runner.errors import ConfigError, RunbookError
 from runbook_runner.mailer import DeliveryError, SmtpSession, SmtpSettings, load_password
@@ -132,11 +132,10 @@ class FlushReport:
 
     def summary(self) -> str:
         """Return one line for the terminal."""
-        if self.error:
-            return f"not delivered: {self.error}"
         if self.skipped:
             return f"nothing delivered: {self.skipped}"
-        return f"{len(self.sent)} sent, {len(self.failed)} still pending"
+        counts = f"{len(self.sent)} sent, {len(self.failed)} still pending"
+        return f"{counts}: {self.error}" if self.error else counts
 
 
 def load_config(config: Any = None) -> Config:
@@ -147,15 +146,17 @@ def load_config(config: Any = None) -> Config:
     """
     if isinstance(config, Config):
         return config
-    path = settings.config_path()
-    raw = _raw_config(config, path)
+    if config is None:
+        config = office_config.load_config()
+    path = Path(getattr(config, "path", None) or settings.config_path())
+    raw = _raw_config(config)
     for section in ("smtp", "notify"):
         if not isinstance(raw.get(section, {}), Mapping):
             raise ConfigError(f"[{section}] in {path} is not a table")
     try:
         return Config(
             smtp=SmtpSettings.from_mapping(raw.get("smtp", {}), path.parent),
-            notify=NotifySettings.from_mapping(raw.get("notify", {})),
+            notify=NotifySettings.from_mapping(_with_sender(raw)),
             path=path,
             raw=raw,
         )
@@ -163,20 +164,24 @@ def load_config(config: Any = None) -> Config:
         raise ConfigError(f"a value of [smtp] or [notify] in {path} has the wrong type") from error
 
 
-def _raw_config(config: Any, path: Path) -> Mapping[str, Any]:
+def _raw_config(config: Any) -> Mapping[str, Any]:
     if isinstance(config, Mapping):
         return config
-    if config is not None and isinstance(getattr(config, "raw", None), Mapping):
+    if isinstance(getattr(config, "raw", None), Mapping):
         return config.raw
-    if config is not None:
-        raise ConfigError(f"cannot read the notification settings from {type(config).__name__}")
-    if not path.exists():
-        return {}
-    try:
-        with path.open("rb") as stream:
-            return tomllib.load(stream)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"cannot read {path}: {error}") from error
+    raise ConfigError(f"cannot read the notification settings from {type(config).__name__}")
+
+
+def _with_sender(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``[notify]``, its sender taken from ``[escalation]`` when it names none."""
+    section = dict(raw.get("notify", {}))
+    escalation = raw.get("escalation", {})
+    if "sender" not in section and isinstance(escalation, Mapping):
+        if escalation.get("sender_email"):
+            section["sender"] = escalation["sender_email"]
+        if escalation.get("sender_name") and "sender_name" not in section:
+            section["sender_name"] = escalation["sender_name"]
+    return section
 
 
 def outbox_for(config: Config) -> Outbox:

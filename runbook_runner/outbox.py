@@ -56,6 +56,10 @@ SENT = "sent"
 
 DEFAULT_DOMAIN = "runbook.batiknet.invalid"
 
+# Headers fold at RFC 5322's hard limit only: folding at 78 makes the standard
+# library put some subjects on a continuation line that parsers read back with
+# a leading space.
+_POLICY = policy.SMTP.clone(max_line_length=998)
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -219,7 +223,7 @@ def build_message(
         AddressError: an address is malformed.
         AttachmentError: an attachment cannot be read.
     """
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=_POLICY)
     message["From"] = sender.header()
     message["To"] = [recipient.header() for recipient in to]
     if cc:
@@ -496,7 +500,7 @@ class Outbox:
             recipients=tuple(_addresses(parsed, "To", "Cc")),
             state=SENT if eml_path.parent == self.sent_dir else PENDING,
             created_at=created,
-            next_attempt_at=created,
+            next_attempt_at=None,
         )
 
     def _finish_interrupted_commits(self) -> None:

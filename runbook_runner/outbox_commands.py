@@ -1,6 +1,7 @@
 """``runbook outbox list|flush|retry``: see and deliver the messages of the outbox."""
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +43,8 @@ def list_command(args: argparse.Namespace) -> int:
     config = notifications.load_config()
     outbox = notifications.outbox_for(config)
     entries = outbox.entries(include_sent=args.all)
-    console = Console()
+    # Piped into a file or grep, the table keeps whole names rather than folding at 80.
+    console = Console(width=None if sys.stdout.isatty() else 200)
     if not entries:
         console.print(f"The outbox {outbox.root} is empty.")
         return 0
@@ -73,9 +75,9 @@ def _table(entries: list[Message], now: datetime) -> Table:
 def _next_attempt(entry: Message, now: datetime) -> str:
     if entry.state == SENT:
         return f"sent {entry.sent_at:%Y-%m-%d %H:%M}" if entry.sent_at else "sent"
-    if entry.next_attempt_at is None:
+    if entry.state == FAILED:
         return "never (gave up)"
-    if entry.next_attempt_at <= now:
+    if entry.next_attempt_at is None or entry.next_attempt_at <= now:
         return "due now"
     return entry.next_attempt_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
@@ -97,12 +99,11 @@ def flush_command(args: argparse.Namespace) -> int:
         OutboxError: the outbox cannot be read or written.
     """
     report = notifications.flush(names=args.names)
-    console = Console(highlight=False)
     for entry in report.sent:
-        console.print(f"sent     {entry.name} to {', '.join(entry.recipients)}", markup=False)
+        print(f"sent     {entry.name} to {', '.join(entry.recipients)}")
     for entry in report.failed:
-        console.print(f"pending  {entry.name}: {entry.last_error}", markup=False)
-    console.print(report.summary(), markup=False)
+        print(f"{entry.state:<8} {entry.name}: {entry.last_error}")
+    print(report.summary())
     return 1 if report.failed else 0
 
 

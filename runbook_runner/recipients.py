@@ -177,19 +177,17 @@ def isp_name(provider: str, variables: InventoryVars | None = None) -> str:
 def complaints_official(config: Mapping[str, Any], config_file: Path | None = None) -> Recipient:
     """Return the complaints official (Pejabat Pengaduan) of the ``[escalation]`` section.
 
-    Reads ``complaints_official_email`` and ``complaints_official_name``.
+    Reads ``official_email`` and ``official_name``.
 
     Raises:
         RecipientError: the section holds no email for the official.
     """
     section = config.get("escalation") or {}
-    email = section.get("complaints_official_email") if isinstance(section, Mapping) else None
+    email = section.get("official_email") if isinstance(section, Mapping) else None
     if not email:
         raise RecipientError(
             "no email for the complaints official (Pejabat Pengaduan)",
             where=config_file or settings.config_path(),
-            key="[escalation] complaints_official_email",
+            key="[escalation] official_email",
         )
-    return Recipient(
-        email=str(email).strip(), name=str(section.get("complaints_official_name", ""))
-    )
+    return Recipient(email=str(email).strip(), name=str(section.get("official_name", "")))
