@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from runbook_runner.errors import UsageError
+from runbook_runner.escalation import write_escalation_message
 from runbook_runner.notifications import enqueue, flush, load_config, outbox_for
 from runbook_runner.outbox import (
     PENDING,
@@ -142,3 +143,26 @@ def test_missing_attachment_and_bad_address_are_clear_errors(tmp_path: Path) -> 
         enqueue("completion-notice", "INC-2026-0101", [Recipient("not-an-address")], "s", "t",
                 config=config)  # fmt: skip
     assert outbox_for(load_config(config)).entries() == []
+
+
+def test_escalation_written_by_the_sla_module_is_adopted_and_delivered_once(
+    servers: Callable[..., Server], data_dir: Path
+) -> None:
+    server = servers()
+    config = smtp_config(server.port)
+    pending = data_dir / "outbox" / "pending"
+    summary = {"id": "INC-2026-0102", "opd_name": "Dinas Pendidikan", "site": "opd1"}
+    official = {"name": "PP", "email": "pengaduan@diskominfo.example"}
+    sender = {"name": "Runbook", "email": "runbook@diskominfo.example"}
+
+    path = write_escalation_message(pending, summary, "at_risk", official, sender=sender, now=START)
+    first = flush(config, START)
+    again = write_escalation_message(pending, summary, "at_risk", official, sender=sender)
+    second = flush(config, START + timedelta(days=1))
+
+    assert [m.name for m in first.sent] == [path.stem]
+    assert again == path and not again.exists()
+    assert second.skipped == "no message is due"
+    [received] = server.handler.received
+    assert received.rcpt_tos == ["pengaduan@diskominfo.example"]
+    assert received.message["Subject"].startswith("[Batik.Net] Eskalasi INC-2026-0102")
