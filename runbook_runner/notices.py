@@ -38,7 +38,9 @@ class Document:
     attachments: tuple[Path, ...] = ()
 
 
-_TEXTS = {
+_CLOSINGS = {"id": "Hormat kami,\n{sender}", "en": "Regards,\n{sender}"}
+
+_TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     "id": {
         ISP_TICKET: (
             "Tiket gangguan {incident}: {site} (sirkuit {circuit})",
@@ -57,7 +59,6 @@ _TEXTS = {
             "Yth. {to},\n\nDengan hormat, penanganan gangguan {incident} ({site}) "
             "memerlukan perhatian Bapak/Ibu: {reason}. Rincian di bawah ini.",
         ),
-        "closing": "Hormat kami,\n{sender}",
     },
     "en": {
         ISP_TICKET: (
@@ -76,7 +77,6 @@ _TEXTS = {
             "Dear {to},\n\nThe handling of disruption {incident} ({site}) needs your "
             "attention: {reason}. The details follow.",
         ),
-        "closing": "Regards,\n{sender}",
     },
 }
 
@@ -95,7 +95,7 @@ def compose(kind: str, lang: str, document: Document, **values: str) -> tuple[st
     subject_template, cover_template = texts[kind]
     subject = subject_template.format(**values)
     cover = cover_template.format(**values)
-    closing = texts["closing"].format(**values)
+    closing = _CLOSINGS[lang].format(**values)
     text = f"{cover}\n\n{document.text.rstrip()}\n\n{closing}\n"
     html = (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'

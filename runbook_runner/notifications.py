@@ -167,8 +167,9 @@ def load_config(config: Any = None) -> Config:
 def _raw_config(config: Any) -> Mapping[str, Any]:
     if isinstance(config, Mapping):
         return config
-    if isinstance(getattr(config, "raw", None), Mapping):
-        return config.raw
+    raw = getattr(config, "raw", None)
+    if isinstance(raw, Mapping):
+        return raw
     raise ConfigError(f"cannot read the notification settings from {type(config).__name__}")
 
 

@@ -35,7 +35,7 @@ class RecipientError(RunbookError):
         self.key = key
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
     """A safe loader that reads ansible's ``!vault`` and ``!unsafe`` tags."""
 
 
@@ -43,9 +43,7 @@ _Loader.add_constructor("!vault", lambda loader, node: None)
 _Loader.add_constructor(
     "!unsafe",
     lambda loader, node: (
-        loader.construct_scalar(node)  # type: ignore[arg-type]
-        if isinstance(node, yaml.ScalarNode)
-        else None
+        loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None
     ),
 )
 
