@@ -32,6 +32,7 @@ from runbook_runner.outbox import (
     SENT,
     Message,
     Outbox,
+    OutboxError,
     Recipient,
     Retry,
     build_message,
@@ -247,7 +248,8 @@ def flush(
 
     Raises:
         ConfigError: the configuration is bad or the SMTP password is missing.
-        OutboxError: the outbox cannot be read or written.
+        OutboxError: a name is not waiting in the outbox, or the outbox cannot
+            be read or written.
     """
     loaded = load_config(config)
     now = now or datetime.now(UTC)
@@ -257,9 +259,16 @@ def flush(
     with outbox.delivery_lock() as held:
         if not held:
             return FlushReport(skipped="another runbook process is delivering")
+        entries = outbox.entries()
+        unknown = sorted(set(names) - {entry.name for entry in entries})
+        if unknown:
+            raise OutboxError(
+                f"no message {unknown[0]!r} waiting in the outbox",
+                hint="see the names with `runbook outbox list --all`",
+            )
         due = [
             entry
-            for entry in outbox.entries()
+            for entry in entries
             if (entry.name in names and entry.state != SENT) or (not names and entry.is_due(now))
         ]
         if not due:

@@ -79,7 +79,7 @@ def _next_attempt(entry: Message, now: datetime) -> str:
         return "never (gave up)"
     if entry.next_attempt_at is None or entry.next_attempt_at <= now:
         return "due now"
-    return entry.next_attempt_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return entry.next_attempt_at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _why(entry: Message) -> str:

@@ -84,3 +84,10 @@ def test_retry_refuses_a_sent_message(config_port: int, servers: Callable[..., S
 
     with pytest.raises(OutboxError, match="not sent again"):
         _run("outbox", "retry", entry.name)
+
+
+def test_flush_of_an_unknown_name_says_how_to_find_the_names(config_port: int) -> None:
+    with pytest.raises(OutboxError, match="INC-2026-9999") as raised:
+        _run("outbox", "flush", "INC-2026-9999.isp-ticket.0000000000")
+
+    assert "runbook outbox list" in (raised.value.hint or "")
