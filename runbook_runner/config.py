@@ -441,7 +441,9 @@ def _override(
     day = _date(item.get("date"))
     reason = item.get("reason")
     if day is None or not isinstance(reason, str) or not reason.strip():
-        raise reader.error(key, f"{item!r} needs a date and a reason", f"write {example}")
+        raise reader.error(
+            key, f"{item!r} needs a date and a reason", f"write {example}, dates as YYYY-MM-DD"
+        )
     if key == "closed":
         return DayOverride(day, reason)
     if "hours" not in item:

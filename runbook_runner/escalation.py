@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from runbook_runner.config import load_config
 from runbook_runner.errors import RunbookError
@@ -81,6 +82,10 @@ _FIELDS = {
     "note": ("Catatan teknisi", "Technician's note"),
 }
 
+OFFICE_ZONE = ZoneInfo("Asia/Jakarta")
+_WEEKDAYS_ID = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+_WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
 _TEXTS = {
     "id": {
         "subject": "[Batik.Net] Eskalasi {incident}: {reason}",
@@ -99,7 +104,7 @@ _TEXTS = {
             "Sesuai standar pelayanan, gangguan yang tidak dapat diselesaikan petugas "
             "diteruskan kepada pejabat Diskominfo untuk diselesaikan sampai tuntas."
         ),
-        "closing": "Pesan ini dibuat otomatis oleh runbook Batik.Net.\n{sender}",
+        "closing": "Hormat kami,\n{sender}\n\n(Pesan ini dibuat otomatis oleh runbook Batik.Net.)",
     },
     "en": {
         "subject": "[Batik.Net] Escalation {incident}: {reason}",
@@ -118,7 +123,7 @@ _TEXTS = {
             "Under the service standard, what the officer cannot solve goes to a "
             "Diskominfo official, who solves it to the end."
         ),
-        "closing": "This message was written by the Batik.Net runbook.\n{sender}",
+        "closing": "Regards,\n{sender}\n\n(This message was written by the Batik.Net runbook.)",
     },
 }
 
@@ -184,7 +189,8 @@ def escalation_text(
     for key, labels in _FIELDS.items():
         value = incident_summary.get(key)
         if value not in (None, ""):
-            lines.append(f"{labels[column]}: {value}")
+            shown = _time(value, lang) if key == "received_at" else value
+            lines.append(f"{labels[column]}: {shown}")
     sla = incident_summary.get("sla")
     if isinstance(sla, Mapping):
         lines += ["", f"{texts['sla']}:", *_sla_lines(sla, texts, lang)]
@@ -265,10 +271,10 @@ def _sla_lines(sla: Mapping[str, Any], texts: Mapping[str, str], lang: str) -> l
     lines = []
     if sla.get("target_due"):
         label = texts["target_due"].format(days=sla.get("target_working_days", "?"))
-        lines.append(f"- {label}: {sla['target_due']}")
+        lines.append(f"- {label}: {_time(sla['target_due'], lang)}")
     if sla.get("limit_due"):
         label = texts["limit_due"].format(days=sla.get("limit_working_days", "?"))
-        lines.append(f"- {label}: {sla['limit_due']}")
+        lines.append(f"- {label}: {_time(sla['limit_due'], lang)}")
     if sla.get("elapsed_service_minutes") is not None:
         lines.append(f"- {texts['elapsed']}: {_minutes(sla['elapsed_service_minutes'], lang)}")
     if sla.get("elapsed_wall_minutes") is not None:
@@ -277,6 +283,19 @@ def _sla_lines(sla: Mapping[str, Any], texts: Mapping[str, str], lang: str) -> l
         status = SlaStatus(sla["status"])
         lines.append(f"- {texts['status']}: {status.label(lang)}")
     return lines
+
+
+def _time(value: Any, lang: str) -> str:
+    """Return an ISO 8601 instant as "Kamis 2026-03-26 15:40 WIB"; anything else as given."""
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        return str(value)
+    local = moment.astimezone(OFFICE_ZONE)
+    weekday = (_WEEKDAYS_ID if lang == "id" else _WEEKDAYS_EN)[local.weekday()]
+    return f"{weekday} {local:%Y-%m-%d %H:%M} WIB"
 
 
 def _minutes(value: Any, lang: str, with_days: bool = False) -> str:
