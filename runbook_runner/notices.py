@@ -11,7 +11,7 @@ the records go into the HTML escaped.
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -20,7 +20,7 @@ from typing import Any
 
 from runbook_runner import recipients
 from runbook_runner.notifications import enqueue, load_config
-from runbook_runner.outbox import Message
+from runbook_runner.outbox import Message, OutboxError
 
 ISP_TICKET = "isp-ticket"
 COMPLETION_NOTICE = "completion-notice"
@@ -223,3 +223,75 @@ def _slug(value: str) -> str:
 def attachments_of(paths: Iterable[Path | str]) -> tuple[Path, ...]:
     """Return the existing files among ``paths``, for a document's attachments."""
     return tuple(Path(path) for path in paths if Path(path).is_file())
+
+
+# The documents table's kind of the document each message carries.
+RECORDED_KINDS = {ISP_TICKET: "isp_ticket", COMPLETION_NOTICE: "completion_report"}
+
+
+def recorded_document(documents: Iterable[Mapping[str, Any]], kind: str, lang: str) -> Document:
+    """Return the document of ``kind`` in ``lang`` from an incident's document rows.
+
+    The text is the Markdown (or plain text) version, the HTML version is the
+    HTML alternative, and the HTML and PDF files are attached.
+
+    Raises:
+        OutboxError: the records hold no text version of that document.
+    """
+    files = {
+        row["format"]: Path(row["path"])
+        for row in documents
+        if row["kind"] == RECORDED_KINDS[kind] and row["lang"] == lang
+    }
+    text_file = files.get("md") or files.get("txt")
+    if text_file is None or not text_file.is_file():
+        raise OutboxError(
+            f"no {RECORDED_KINDS[kind]} document in {lang!r} is recorded",
+            hint="write the document first (the runner does it at its step), then send it",
+        )
+    html_file = files.get("html")
+    html = html_file.read_text(encoding="utf-8") if html_file and html_file.is_file() else None
+    return Document(
+        text_file.read_text(encoding="utf-8"),
+        html,
+        attachments_of(files[fmt] for fmt in ("html", "pdf") if fmt in files),
+    )
+
+
+def send_recorded(
+    incident: Mapping[str, Any],
+    documents: Iterable[Mapping[str, Any]],
+    kind: str,
+    *,
+    lang: str | None = None,
+    config: Any = None,
+    variables: recipients.InventoryVars | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """Enqueue the message of an incident's written document, from its records.
+
+    ``incident`` is the incident's row and ``documents`` its document rows
+    (``Records.get_incident`` and ``Records.documents``). The ISP is the
+    incident's ``isp_provider``, else the site's ``access.provider``.
+
+    Raises:
+        OutboxError: the document is not written.
+        RecipientError: no provider or no address for it.
+        ConfigError, AttachmentError: see :func:`notifications.enqueue`.
+    """
+    loaded = load_config(config)
+    lang = lang or loaded.notify.lang
+    variables = variables or recipients.load_inventory_vars()
+    document = recorded_document(documents, kind, lang)
+    incident_id, site = str(incident["id"]), str(incident["site"])
+    if kind == COMPLETION_NOTICE:
+        return send_completion_notice(
+            incident_id, site, document, lang=lang, config=loaded, variables=variables, now=now
+        )
+    provider, circuit = incident.get("isp_provider"), incident.get("isp_circuit_id")
+    if not provider:
+        provider, circuit = recipients.site_provider(site, variables)
+    return send_isp_ticket(
+        incident_id, str(provider), site, str(circuit or ""), document,
+        lang=lang, config=loaded, variables=variables, now=now,
+    )  # fmt: skip

@@ -1,4 +1,4 @@
-"""``runbook outbox list|flush|retry``: see and deliver the messages of the outbox."""
+"""``runbook outbox list|flush|retry|send``: see, deliver and queue the outgoing email."""
 
 import argparse
 import sys
@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from runbook_runner import notifications
+from runbook_runner import notices, notifications
 from runbook_runner.outbox import FAILED, PENDING, SENT, Message
+from runbook_runner.records import open_records
 
 _STYLE = {PENDING: "yellow", FAILED: "red", SENT: "green"}
 
@@ -31,6 +32,15 @@ def register(subparsers: Any) -> None:
     retrying = commands.add_parser("retry", help="make a failed or pending message due now")
     retrying.add_argument("names", nargs="+", metavar="NAME")
     retrying.set_defaults(handler=retry_command)
+
+    sending = commands.add_parser(
+        "send", help="queue the message of a written document (after fixing an address)"
+    )
+    sending.add_argument("incident", metavar="INCIDENT", help="the incident id, INC-YYYY-NNNN")
+    sending.add_argument("kind", choices=sorted(notices.RECORDED_KINDS), metavar="KIND",
+                         help="isp-ticket or completion-notice")  # fmt: skip
+    sending.add_argument("--lang", choices=notifications.LANGUAGES, help="default: [notify] lang")
+    sending.set_defaults(handler=send_command)
 
 
 def list_command(args: argparse.Namespace) -> int:
@@ -118,4 +128,23 @@ def retry_command(args: argparse.Namespace) -> int:
     for name in args.names:
         outbox.requeue(name, now)
         print(f"{name}: due now; deliver with `runbook outbox flush`")
+    return 0
+
+
+def send_command(args: argparse.Namespace) -> int:
+    """Queue the message of an incident's written document, then deliver what is due; return 0.
+
+    Raises:
+        RecordsError: the incident is not in the records.
+        OutboxError: the document is not written, or the outbox cannot be written.
+        RecipientError: the inventory or the configuration holds no address for it.
+        ConfigError: the configuration is bad.
+    """
+    config = notifications.load_config()
+    with open_records() as records:
+        incident = records.get_incident(args.incident)
+        documents = records.documents(args.incident)
+    entry = notices.send_recorded(incident, documents, args.kind, lang=args.lang, config=config)
+    print(f"{entry.name}: {entry.state}, to {', '.join(entry.recipients)}")
+    print(notifications.flush_due(config).summary())
     return 0

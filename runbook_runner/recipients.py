@@ -156,6 +156,25 @@ def site_contact(site: str, variables: InventoryVars | None = None) -> Recipient
     )
 
 
+def site_provider(site: str, variables: InventoryVars | None = None) -> tuple[str, str]:
+    """Return the ISP key and circuit id of a site's leased access link.
+
+    Raises:
+        RecipientError: the site has no ``access.provider`` in the inventory.
+    """
+    variables = variables or load_inventory_vars()
+    sites = variables.values.get("batiknet_sites") or {}
+    entry = sites.get(site) if isinstance(sites, Mapping) else None
+    access = entry.get("access") if isinstance(entry, Mapping) else None
+    if not isinstance(access, Mapping) or not access.get("provider"):
+        raise RecipientError(
+            f"site {site!r} has no ISP for its access link",
+            where=variables.where("batiknet_sites"),
+            key=f"batiknet_sites.{site}.access.provider",
+        )
+    return str(access["provider"]), str(access.get("circuit_id") or "")
+
+
 def site_name(site: str, variables: InventoryVars | None = None) -> str:
     """Return the agency's name of a site, or the site key when the inventory has none."""
     variables = variables or load_inventory_vars()
