@@ -188,3 +188,15 @@ def test_the_default_calendar_config_is_the_service_standard() -> None:
     config = CalendarConfig()
     assert config.timezone == "Asia/Jakarta"
     assert [len(config.hours[weekday]) for weekday in range(7)] == [2, 2, 2, 2, 1, 0, 0]
+
+
+def test_an_open_override_with_hours_shortens_a_working_day(tmp_path: Path) -> None:
+    calendar = _calendar(
+        tmp_path,
+        """
+[calendar.overrides]
+open = [{ date = "2027-02-15", reason = "Jam kerja Ramadan", hours = ["08:00-14:00"] }]
+""",
+    )
+    assert calendar.service_time(date(2027, 2, 15)) == timedelta(hours=6)
+    assert calendar.service_time(date(2027, 2, 16)) == timedelta(minutes=435)
