@@ -38,7 +38,7 @@ Definitions (docs/sla.md explains them with examples):
 """
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -348,6 +348,23 @@ class SlaClock:
         """
         return evaluate(received, at, self.calendar, self.policy)
 
+    def evaluate_incident(self, incident: Mapping[str, Any], now: datetime) -> SlaReport:
+        """Return the SLA report of an incident record (a row of ``incidents``).
+
+        The clock runs from ``received_at`` and stops at the recovery
+        (``resolved_at``), else at a close (``closed_at``), else runs until
+        ``now``. Times are ISO 8601 text or aware datetimes.
+
+        Raises:
+            ValueError: ``received_at`` is missing, or a time is malformed or naive.
+            CalendarError: no working day follows within the calendar's bound.
+        """
+        received = _instant(incident.get("received_at"))
+        if received is None:
+            raise ValueError(f"incident {incident.get('id')!r} has no received_at")
+        stop = _instant(incident.get("resolved_at")) or _instant(incident.get("closed_at"))
+        return self.evaluate(received, stop or now)
+
 
 def format_duration(duration: timedelta, *, lang: str = "en", with_days: bool = False) -> str:
     """Return ``duration`` for a person: "11 h 05 min", or "7 d 18 h 20 min" with days.
@@ -395,6 +412,12 @@ def _aware(moment: datetime, calendar: WorkingCalendar) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{moment.isoformat()} has no time zone; give an aware instant")
     return calendar.localize(moment)
+
+
+def _instant(value: object) -> datetime | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def _ceil_minute(moment: datetime) -> datetime:

@@ -315,3 +315,22 @@ def test_the_process_time_zone_changes_nothing(process_timezone: str) -> None:
     assert report.to_dict()["target_due"] == "2026-03-26T15:40:00+07:00"
     assert report.elapsed_service == timedelta(minutes=680)
     assert report.status is SlaStatus.AT_RISK
+
+
+def test_an_incident_record_stops_the_clock_at_its_recovery() -> None:
+    clock = SlaClock(CALENDAR, POLICY)
+    now = wib("2026-04-06 09:00")
+    incident = {"id": "INC-2026-0007", "received_at": "2026-03-17T08:40:00+00:00"}
+    running = clock.evaluate_incident(incident, now)
+    resolved = clock.evaluate_incident(
+        {**incident, "resolved_at": "2026-03-25T03:00:00+00:00"}, now
+    )
+    assert (running.at, running.status) == (now, SlaStatus.BREACHED)
+    # Recovered Wed 25 10:00 WIB: 5 + 120 = 125 min of service, on track.
+    assert (resolved.at, resolved.elapsed_service) == (
+        wib("2026-03-25 10:00"),
+        timedelta(minutes=125),
+    )
+    assert resolved.status is SlaStatus.ON_TRACK
+    with pytest.raises(ValueError, match="no received_at"):
+        clock.evaluate_incident({"id": "INC-2026-0008"}, now)
