@@ -256,6 +256,10 @@ class SmtpSession:
         """
         if self._smtp is None:
             raise DeliveryError("no SMTP connection", kind="protocol", connection_level=True)
+        if not recipients:
+            raise DeliveryError(
+                "the message has no recipient in To or Cc", kind="refused", connection_level=False
+            )
         try:
             refused = self._smtp.sendmail(sender, list(recipients), data)
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:

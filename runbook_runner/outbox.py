@@ -481,7 +481,12 @@ class Outbox:
     def _load_pending(self, eml_path: Path) -> Message:
         sidecar = eml_path.with_suffix(".json")
         if sidecar.exists():
-            return self._read_sidecar(sidecar)
+            try:
+                return self._read_sidecar(sidecar)
+            except OutboxError as error:
+                # The .eml is the message's truth: set the damaged sidecar aside, adopt again.
+                log.error("%s: %s", eml_path.stem, error.message)
+                os.replace(sidecar, sidecar.with_suffix(".json.damaged"))
         entry = self._adopt(eml_path)
         self._write_sidecar(eml_path.parent, entry)
         log.warning("%s: message without a sidecar adopted into the outbox", entry.name)

@@ -166,3 +166,19 @@ def test_escalation_written_by_the_sla_module_is_adopted_and_delivered_once(
     [received] = server.handler.received
     assert received.rcpt_tos == ["pengaduan@diskominfo.example"]
     assert received.message["Subject"].startswith("[Batik.Net] Eskalasi INC-2026-0102")
+
+
+def test_damaged_sidecar_is_set_aside_and_the_message_still_delivered(
+    servers: Callable[..., Server], data_dir: Path
+) -> None:
+    server = servers()
+    config = smtp_config(server.port)
+    entry = _enqueue(config)
+    sidecar = data_dir / "outbox" / "pending" / f"{entry.name}.json"
+    sidecar.write_text("{not json")
+
+    report = flush(config, START)
+
+    assert [m.name for m in report.sent] == [entry.name]
+    assert sidecar.with_suffix(".json.damaged").exists()
+    assert len(server.handler.received) == 1
