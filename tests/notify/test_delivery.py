@@ -1,5 +1,8 @@
 """Delivery against a real SMTP server on loopback: success, down, refused, slow."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -207,3 +210,27 @@ def test_flush_skips_while_another_process_holds_the_delivery_lock() -> None:
     with outbox.delivery_lock() as held:
         assert held
         assert flush(config, START).skipped == "another runbook process is delivering"
+
+
+def test_two_processes_flushing_at_once_deliver_once(
+    servers: Callable[..., Server], tmp_path: Path, data_dir: Path
+) -> None:
+    server = servers()
+    server.handler.delay = 1.0
+    config_file = tmp_path / "runbook.toml"
+    config_file.write_text(
+        f'[smtp]\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"\n'
+        '[notify]\nsender = "runbook@diskominfo.example"\n'
+    )
+    _enqueue(smtp_config(server.port))
+    env = {**os.environ, "RUNBOOK_CONFIG": str(config_file), "RUNBOOK_DATA_DIR": str(data_dir)}
+    code = "from runbook_runner.notifications import flush; print(flush().summary())"
+
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = sorted(run.communicate(timeout=30)[0].strip() for run in runs)
+
+    assert len(server.handler.received) == 1, outputs
+    assert outputs[0] == "1 sent, 0 still pending" or outputs[1] == "1 sent, 0 still pending"
