@@ -183,15 +183,20 @@ def send_escalation(
     incident_id: str,
     site: str,
     reason: str,
-    level: str,
     document: Document,
     *,
+    reason_text: str | None = None,
     lang: str | None = None,
     config: Any = None,
     variables: recipients.InventoryVars | None = None,
     now: datetime | None = None,
 ) -> Message:
-    """Enqueue an escalation to the complaints official, once per reason and level.
+    """Enqueue an escalation to the complaints official, once per incident and reason.
+
+    ``reason`` is the key (``at_risk``, ``beyond_reach``, ``breached``) and
+    ``reason_text`` the words for the subject (the key when absent). The
+    message is named as :func:`runbook_runner.escalation.write_escalation_message`
+    names its own, so the two never both send the same escalation.
 
     Raises:
         RecipientError: ``[escalation]`` holds no email for the official.
@@ -202,10 +207,10 @@ def send_escalation(
     official = recipients.complaints_official(loaded.raw, loaded.path)
     subject, text, html = compose(
         ESCALATION, lang or loaded.notify.lang, document, incident=incident_id,
-        site=recipients.site_name(site, variables), reason=reason,
+        site=recipients.site_name(site, variables), reason=reason_text or reason,
         to=_greeting(official.name, "Pejabat Pengaduan"), sender=loaded.notify.sender_name,
     )  # fmt: skip
-    kind = f"{ESCALATION}-{_slug(reason)}-{_slug(level)}"
+    kind = f"{ESCALATION}-{_slug(reason)}"
     return enqueue(
         kind, incident_id, [official], subject, text,
         html=html, attachments=document.attachments, config=loaded, now=now,

@@ -309,11 +309,10 @@ def _deliver(config: Config, outbox: Outbox, due: list[Message], now: datetime) 
     try:
         with SmtpSession(config.smtp, password) as session:
             while remaining and time.monotonic() < deadline:
+                data = outbox.message_bytes(remaining[0])
                 entry = outbox.mark_sending(remaining.pop(0), now)
                 try:
-                    refused = session.send(
-                        entry.sender, entry.recipients, outbox.message_bytes(entry)
-                    )
+                    refused = session.send(entry.sender, entry.recipients, data)
                 except DeliveryError as error:
                     report.failed.append(_record_failure(outbox, entry, now, error))
                     if error.connection_level:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook_runner import notices
 from runbook_runner.errors import UsageError
 from runbook_runner.escalation import write_escalation_message
 from runbook_runner.notifications import enqueue, flush, load_config, outbox_for
@@ -182,3 +183,20 @@ def test_damaged_sidecar_is_set_aside_and_the_message_still_delivered(
     assert [m.name for m in report.sent] == [entry.name]
     assert sidecar.with_suffix(".json.damaged").exists()
     assert len(server.handler.received) == 1
+
+
+def test_escalation_from_notices_and_from_the_sla_module_share_one_name(data_dir: Path) -> None:
+    config = smtp_config(free_port())
+    summary = {"id": "INC-2026-0103"}
+    official = {"name": "PP", "email": "pengaduan@diskominfo.example"}
+    sender = {"name": "Runbook", "email": "runbook@diskominfo.example"}
+    path = write_escalation_message(
+        data_dir / "outbox" / "pending", summary, "beyond_reach", official, sender=sender
+    )
+
+    entry = notices.send_escalation(
+        "INC-2026-0103", "opd1", "beyond_reach", notices.Document("t"), config=config, now=START
+    )
+
+    assert entry.name == path.stem
+    assert len(outbox_for(load_config(config)).entries()) == 1
