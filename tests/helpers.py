@@ -5,6 +5,7 @@ Import them as ``from helpers import run_step`` (pytest puts ``tests/`` on
 """
 
 import importlib.util
+import os
 import sys
 import tempfile
 import types
@@ -44,8 +45,12 @@ def run_step(
         inventory=str(inventory),
         extravars=extravars or {},
         cmdline=cmdline,
-        envvars={"ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
-        binary=str(Path(sys.executable).parent / "ansible-playbook"),
+        # The venv's ansible-playbook comes first on PATH; ``binary=`` would
+        # make ansible-runner drop the playbook from the command line.
+        envvars={
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        },
         quiet=True,
         timeout=120,
     )

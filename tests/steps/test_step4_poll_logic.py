@@ -10,8 +10,8 @@ from runbook_runner.checks import validate_checks
 poll = load_module(REPO / "roles" / "device_check" / "library" / "batiknet_snmp_poll.py")
 
 SITES = {
-    "opd1": {"gateway": "opd1-gw", "core_device": "core", "core_interface": "opd1"},
-    "opd2": {"gateway": "opd2-gw", "core_device": "core", "core_interface": "opd2"},
+    "opd1": {"gateway": "opd1-gw", "access": {"core_device": "core", "core_interface": "opd1"}},
+    "opd2": {"gateway": "opd2-gw", "access": {"core_device": "core", "core_interface": "opd2"}},
 }
 UPSTREAM = {"core_device": "core", "core_interface": "uplink"}
 PARAMS: dict[str, Any] = {
@@ -61,7 +61,7 @@ def test_link_place_follows_the_inventory(
 
 
 def test_link_place_ignores_a_site_served_by_another_core() -> None:
-    sites = {"opd9": {"core_device": "core-2", "core_interface": "opd1"}}
+    sites = {"opd9": {"access": {"core_device": "core-2", "core_interface": "opd1"}}}
     assert poll.link_place(CORE, "opd1", sites, {}) == ("core", None)
 
 

@@ -195,14 +195,15 @@ def link_place(
 ) -> tuple[str, str | None]:
     """Return the segment and site of the link behind interface ``ifname`` of ``device``.
 
-    A core port listed as a site's ``core_interface`` is that site's access link;
+    A core port listed as a site's ``access.core_interface`` is that site's access link;
     the upstream's ``core_interface`` is the ISP upstream; a gateway's WAN is its
     access link and its LAN the user LAN. Anything else belongs to the device.
     """
     name = device["name"]
     if device["kind"] == "core":
         for site_key, site in sites.items():
-            if site.get("core_interface") == ifname and site.get("core_device", name) == name:
+            access = site.get("access") or {}
+            if access.get("core_interface") == ifname and access.get("core_device", name) == name:
                 return "opd_access", site_key
         if upstream.get("core_interface") == ifname and upstream.get("core_device", name) == name:
             return "isp_upstream", None
