@@ -295,7 +295,7 @@ class Outbox:
             found = [self._load_pending(path) for path in sorted(self.pending_dir.glob("*.eml"))]
             self._finish_interrupted_commits()
         if include_sent:
-            found += [self._read_sidecar(path) for path in sorted(self.sent_dir.glob("*.json"))]
+            found += self._sent_entries()
         return sorted(found, key=lambda message: (message.created_at, message.name))
 
     def get(self, name: str) -> Message:
@@ -477,6 +477,15 @@ class Outbox:
             yield True
         finally:
             os.close(descriptor)
+
+    def _sent_entries(self) -> list[Message]:
+        found = []
+        for path in sorted(self.sent_dir.glob("*.json")):
+            try:
+                found.append(self._read_sidecar(path))
+            except OutboxError as error:
+                log.warning("%s: %s", path.stem, error.message)
+        return found
 
     def _load_pending(self, eml_path: Path) -> Message:
         sidecar = eml_path.with_suffix(".json")
