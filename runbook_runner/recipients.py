@@ -26,11 +26,14 @@ from runbook_runner.outbox import Recipient
 log = logging.getLogger(__name__)
 
 
+_SEND_AGAIN = ", then queue the message with `runbook outbox send INCIDENT KIND`"
+
+
 class RecipientError(RunbookError):
     """No usable address for a message; ``where`` is the file and ``key`` the variable."""
 
-    def __init__(self, message: str, *, where: Path, key: str) -> None:
-        super().__init__(message, hint=f"add `{key}` in {where}")
+    def __init__(self, message: str, *, where: Path, key: str, then: str = "") -> None:
+        super().__init__(f"{message}: {key} in {where}", hint=f"add `{key}` in {where}{then}")
         self.where = where
         self.key = key
 
@@ -126,6 +129,7 @@ def isp_contacts(provider: str, variables: InventoryVars | None = None) -> list[
             f"ISP {provider!r} has no contact with an email address",
             where=where,
             key=f"batiknet_isps.{provider}.contacts[].email",
+            then=_SEND_AGAIN,
         )
     return found
 
@@ -150,6 +154,7 @@ def site_contact(site: str, variables: InventoryVars | None = None) -> Recipient
             f"site {site!r} has no contact email",
             where=where,
             key=f"batiknet_sites.{site}.contact.email",
+            then=_SEND_AGAIN,
         )
     return Recipient(
         email=str(contact["email"]).strip(), name=str(contact.get("name") or entry.get("name", ""))
@@ -171,6 +176,7 @@ def site_provider(site: str, variables: InventoryVars | None = None) -> tuple[st
             f"site {site!r} has no ISP for its access link",
             where=variables.where("batiknet_sites"),
             key=f"batiknet_sites.{site}.access.provider",
+            then=_SEND_AGAIN,
         )
     return str(access["provider"]), str(access.get("circuit_id") or "")
 
