@@ -149,6 +149,11 @@ class SmtpSettings:
                 f"[smtp] timeout_seconds = {self.timeout_seconds!r} is out of range",
                 hint="use a number of seconds between 1 and 300",
             )
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ConfigError(
+                f"[smtp] ca_file: {self.ca_file} does not exist",
+                hint="give the path of a PEM file, relative to the configuration file",
+            )
         if self.username and self.security == "none" and not self.allow_insecure_auth:
             raise ConfigError(
                 "[smtp] username is set but security = 'none' would send the password in clear",
@@ -266,6 +271,13 @@ class SmtpSession:
             raise self._error(error, connection_level=False) from None
         except smtplib.SMTPDataError as error:
             raise self._error(error, connection_level=False) from None
+        except ValueError as error:
+            # smtplib encodes addresses as ASCII; a foreign .eml may hold others.
+            raise DeliveryError(
+                f"{self.server}: an address cannot be sent: {error}",
+                kind="refused",
+                connection_level=False,
+            ) from None
         except (OSError, smtplib.SMTPException) as error:
             raise self._error(error, connection_level=True) from None
         return {address: self._reply(code, text) for address, (code, text) in refused.items()}

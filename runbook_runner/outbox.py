@@ -85,7 +85,7 @@ class AddressError(RunbookError):
     def __init__(self, address: str) -> None:
         super().__init__(
             f"malformed email address {address!r}",
-            hint="write it as local@domain, without spaces or line breaks",
+            hint="write it as local@domain in ASCII (an IDN domain in its xn-- form)",
         )
         self.address = address
 
@@ -104,7 +104,8 @@ class Recipient:
             AddressError: the address is malformed.
         """
         local, _, domain = self.email.partition("@")
-        if not local or not domain or _CONTROL.search(self.email) or " " in self.email:
+        plain = self.email.isascii() and not _CONTROL.search(self.email) and " " not in self.email
+        if not local or not domain or not plain:
             raise AddressError(self.email)
         return Address(display_name=_one_line(self.name), username=local, domain=domain)
 

@@ -200,3 +200,10 @@ def test_escalation_from_notices_and_from_the_sla_module_share_one_name(data_dir
 
     assert entry.name == path.stem
     assert len(outbox_for(load_config(config)).entries()) == 1
+
+
+def test_non_ascii_address_is_refused_at_enqueue() -> None:
+    with pytest.raises(AddressError, match="jaringan-ü") as raised:
+        enqueue("isp-ticket", "INC-2026-0104", [Recipient("noc@jaringan-ü.example")], "s", "t",
+                config=smtp_config(free_port()))  # fmt: skip
+    assert "xn--" in (raised.value.hint or "")
