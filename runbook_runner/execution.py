@@ -122,11 +122,6 @@ def _unsafe_yaml(extravars: Mapping[str, str | int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _ansible_playbook() -> str:
-    candidate = Path(sys.executable).parent / "ansible-playbook"
-    return str(candidate) if candidate.exists() else "ansible-playbook"
-
-
 @dataclass
 class _RunState:
     """The bookkeeping of one run's event stream."""
@@ -316,7 +311,6 @@ def run_steps(
             inventory=str(settings.inventory_path()),
             ident=run_id,
             tags=tags,
-            binary=_ansible_playbook(),
             envvars=envvars,
             timeout=timeout,
             event_handler=state.handle,

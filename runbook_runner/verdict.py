@@ -48,6 +48,8 @@ _SEGMENT_RANK = {
     )
 }
 _FAILING = ("failed", "degraded")
+# Checks too noisy to make a finding alone (a few discards on a healthy port).
+WEAK_CHECKS = frozenset({"counters"})
 _CONFIDENCE = ("low", "medium", "high")
 
 
@@ -384,7 +386,8 @@ class Finding:
 def _symptoms(checks: Iterable[Check]) -> dict[str, list[Check]]:
     bysegment: dict[str, list[Check]] = {}
     for check in checks:
-        if check.get("status") != "ok" and check.get("check") != "uptime":
+        # Uptime is history and "connected" a summary of other checks: no symptoms.
+        if check.get("status") != "ok" and check.get("check") not in ("uptime", "connected"):
             bysegment.setdefault(str(check.get("segment")), []).append(check)
     return bysegment
 
@@ -525,11 +528,12 @@ def _to_findings(
 ) -> dict[str, Finding]:
     findings: dict[str, Finding] = {}
     direct = {
-        s: [c for c in found if c.get("step") != "monitoring"] for s, found in remaining.items()
+        segment: [c for c in found if c.get("step") != "monitoring" and c.get("status") in _FAILING]
+        for segment, found in remaining.items()
     }
     for segment, found in direct.items():
-        if not found:
-            continue
+        if all(c.get("check") in WEAK_CHECKS for c in found):
+            continue  # nothing, or only weak signs: they corroborate but make no finding
         status = "failed" if any(c.get("status") == "failed" for c in found) else "degraded"
         kinds = {(c.get("check"), c.get("vantage")) for c in found}
         finding = Finding(segment, status, found, facts.owner(segment), [f"symptom-{segment}"])
@@ -570,6 +574,20 @@ def _connected(
 ) -> tuple[bool | None, bool, list[str], list[dict[str, Any]]]:
     """Return connected, degraded, the rules used and the evidence of the answer."""
     host = facts.probe_host
+    summary = [c for c in checks if c.get("check") == "connected" and c.get("vantage") == host]
+    said = [c for c in summary if isinstance((c.get("values") or {}).get("connected"), bool)]
+    if said:
+        values = said[-1].get("values") or {}
+        lost = values.get("reason") == "ssh"
+        rule = "connected-user-host-unreachable" if lost else "connected-user-host-says"
+        evidence = [
+            _ref(c) for c in checks if lost and c.get("check") == "ssh" and _target_host(c) == host
+        ] + [_ref(said[-1])]
+        degraded = values.get("quality") == "degraded" or any(
+            f.status == "degraded" and f.segment in (*SITE_PATH, "isp_upstream")
+            for f in findings.values()
+        )
+        return bool(values["connected"]), degraded, [rule], evidence
     reach = [c for c in checks if c.get("check") == "reach" and c.get("vantage") == host]
     answered = [c for c in reach if c.get("status") != "unknown"]
     degraded = any(c.get("status") == "degraded" for c in answered) or any(

@@ -72,6 +72,7 @@ def healthy(site: str) -> list[dict[str, Any]]:
         check("devices uptime ops core", "core", None),
         check("devices interface ops core:up", "isp_upstream", None, admin="up", oper="up"),
         check("devices interface ops core:srv", "core", None, admin="up", oper="up"),
+        check("devices counters ops core:p1", "opd_access", "opd1"),
         check("devices interface ops core:p1", "opd_access", "opd1", admin="up", oper="up"),
         check("devices interface ops core:p2", "opd_access", "opd2", admin="up", oper="up"),
         check(f"devices icmp ops {gw}", "opd_gateway", site, answers_snmp=True),
@@ -220,17 +221,36 @@ FAULTS: dict[str, list[tuple[Callable[..., bool], Fault]]] = {
     "user-host-route-missing": [
         (on("reach", vantage="pc1"), _set("failed")),
     ],
+    "counters-noise": [
+        (on("counters"), _set("degraded", growth={"out_discards": 2})),
+    ],
     "monitoring-lags-after-heal": [
         (on("alert", "internet"), _set("failed")),
     ],
 }
 
 
-def scenario(site: str, *faults: str) -> list[dict[str, Any]]:
+def scenario(site: str, *faults: str, summary: bool = True) -> list[dict[str, Any]]:
     checks = healthy(site)
     for fault in faults:
         checks = _apply(checks, FAULTS[fault])
-    return checks
+    return [*checks, _connected_summary(checks, site)] if summary else checks
+
+
+def _connected_summary(checks: list[dict[str, Any]], site: str) -> dict[str, Any]:
+    """Return the "connected" check step 7 makes of the user host's own probes."""
+    pc = f"pc{site[-1]}"
+    if any(c["check"] == "ssh" and c["target"] == pc and c["status"] == "failed" for c in checks):
+        values = {"connected": False, "quality": "failed", "reason": "ssh"}
+        return check(
+            f"connectivity connected {pc} {pc}", "user_lan", site, status="failed", **values
+        )
+    reach = [c for c in checks if c["check"] == "reach" and c["vantage"] == pc]
+    unreached = [c for c in reach if c["status"] in ("failed", "unknown")]
+    lossy = [c for c in reach if c["status"] == "degraded"]
+    quality = "failed" if unreached else ("degraded" if lossy else "ok")
+    values = {"connected": not unreached, "quality": quality}
+    return check(f"connectivity connected {pc} {pc}", "user_lan", site, status=quality, **values)
 
 
 def facts(site: str) -> SiteFacts:
@@ -241,193 +261,63 @@ CONFIRMED_NO_POWER = PhysicalCheck("confirmed", None, {"gw1": "no power, all lig
 CONFIRMED_WAN_DARK = PhysicalCheck("confirmed", None, {"gw1": "powered, WAN link light off"})
 CONFIRMED_WAN_DARK_2 = PhysicalCheck("confirmed", None, {"gw2": "powered, WAN link light off"})
 
+# fmt: off
 # site, faults, physical check, connected, degraded, segments, branch
 CASES = [
-    pytest.param("opd1", (), None, True, False, [], "completion_report", id="healthy"),
-    pytest.param(
-        "opd1",
-        ("uplink-down",),
-        None,
-        False,
-        False,
-        ["isp_upstream"],
-        "isp_ticket",
-        id="uplink-down",
-    ),
-    pytest.param(
-        "opd1",
-        ("uplink-loss",),
-        None,
-        True,
-        True,
-        ["isp_upstream"],
-        "isp_ticket",
-        id="uplink-loss-connected-but-degraded",
-    ),
-    pytest.param(
-        "opd1",
-        ("opd1-access-down",),
-        CONFIRMED_WAN_DARK,
-        False,
-        False,
-        ["opd_access"],
-        "isp_ticket",
-        id="leased-access-down-technician-sees-dark-wan",
-    ),
-    pytest.param(
-        "opd1",
-        ("opd1-access-down",),
-        None,
-        False,
-        False,
-        ["opd_access"],
-        "isp_ticket",
-        id="leased-access-down-no-physical-check-yet",
-    ),
-    pytest.param(
-        "opd2",
-        ("opd2-access-down",),
-        CONFIRMED_WAN_DARK_2,
-        False,
-        False,
-        ["opd_access"],
-        "internal_action",
-        id="own-fibre-access-down",
-    ),
-    pytest.param(
-        "opd1",
-        ("gw-down",),
-        CONFIRMED_NO_POWER,
-        False,
-        False,
-        ["opd_gateway"],
-        "internal_action",
-        id="gateway-dead-technician-sees-no-power",
-    ),
-    pytest.param(
-        "opd2",
-        ("core-port-admin-down",),
-        None,
-        False,
-        False,
-        ["core"],
-        "internal_action",
-        id="core-port-admin-down",
-    ),
-    pytest.param(
-        "opd1", ("dns1-down",), None, True, False, ["dns"], "internal_action", id="primary-dns-down"
-    ),
-    pytest.param(
-        "opd1",
-        ("dns-all-down",),
-        None,
-        True,
-        False,
-        ["dns"],
-        "internal_action",
-        id="all-dns-down-http-by-name-explained",
-    ),
-    pytest.param(
-        "opd1",
-        ("dns1-wrong-answer",),
-        None,
-        True,
-        False,
-        ["dns"],
-        "internal_action",
-        id="dns-wrong-answer",
-    ),
-    pytest.param(
-        "opd1",
-        ("app1-down",),
-        None,
-        True,
-        False,
-        ["server"],
-        "internal_action",
-        id="application-down",
-    ),
-    pytest.param(
-        "opd1",
-        ("opd1-lan-down",),
-        None,
-        False,
-        False,
-        ["user_lan"],
-        "internal_action",
-        id="user-lan-down",
-    ),
-    pytest.param(
-        "opd1",
-        ("dns2-down",),
-        None,
-        True,
-        False,
-        ["dns"],
-        "internal_action",
-        id="secondary-dns-down-not-in-catalog",
-    ),
-    pytest.param(
-        "opd1",
-        ("gw-snmp-agent-down",),
-        None,
-        True,
-        False,
-        ["opd_gateway"],
-        "internal_action",
-        id="snmp-agent-down-device-forwards",
-    ),
-    pytest.param(
-        "opd1",
-        ("dns1-down", "app1-down"),
-        None,
-        True,
-        False,
-        ["dns", "server"],
-        "internal_action",
-        id="two-city-faults-both-reported",
-    ),
-    pytest.param(
-        "opd1",
-        ("dns1-down", "uplink-loss"),
-        None,
-        True,
-        True,
-        ["isp_upstream", "dns"],
-        "isp_ticket",
-        id="isp-fault-wins-the-branch",
-    ),
-    pytest.param(
-        "opd2",
-        ("opd2-access-down", "uplink-down"),
-        CONFIRMED_WAN_DARK_2,
-        False,
-        False,
-        ["isp_upstream", "opd_access"],
-        "isp_ticket",
-        id="own-access-and-upstream-down",
-    ),
-    pytest.param(
-        "opd2",
-        ("opd1-access-down",),
-        None,
-        True,
-        False,
-        [],
-        "completion_report",
-        id="another-sites-fault-not-this-incidents",
-    ),
-    pytest.param(
-        "opd1",
-        ("user-host-route-missing",),
-        None,
-        False,
-        False,
-        ["user_lan"],
-        "internal_action",
-        id="user-side-only-contradiction",
-    ),
+    pytest.param("opd1", (), None,
+                 True, False, [], "completion_report", id="healthy"),
+    pytest.param("opd1", ("uplink-down",), None,
+                 False, False, ["isp_upstream"], "isp_ticket", id="uplink-down"),
+    pytest.param("opd1", ("uplink-loss",), None,
+                 True, True, ["isp_upstream"], "isp_ticket",
+                 id="uplink-loss-connected-but-degraded"),
+    pytest.param("opd1", ("opd1-access-down",), CONFIRMED_WAN_DARK,
+                 False, False, ["opd_access"], "isp_ticket",
+                 id="leased-access-down-technician-sees-dark-wan"),
+    pytest.param("opd1", ("opd1-access-down",), None,
+                 False, False, ["opd_access"], "isp_ticket",
+                 id="leased-access-down-no-physical-check-yet"),
+    pytest.param("opd2", ("opd2-access-down",), CONFIRMED_WAN_DARK_2,
+                 False, False, ["opd_access"], "internal_action", id="own-fibre-access-down"),
+    pytest.param("opd1", ("gw-down",), CONFIRMED_NO_POWER,
+                 False, False, ["opd_gateway"], "internal_action",
+                 id="gateway-dead-technician-sees-no-power"),
+    pytest.param("opd2", ("core-port-admin-down",), None,
+                 False, False, ["core"], "internal_action", id="core-port-admin-down"),
+    pytest.param("opd1", ("dns1-down",), None,
+                 True, False, ["dns"], "internal_action", id="primary-dns-down"),
+    pytest.param("opd1", ("dns-all-down",), None,
+                 True, False, ["dns"], "internal_action",
+                 id="all-dns-down-http-by-name-explained"),
+    pytest.param("opd1", ("dns1-wrong-answer",), None,
+                 True, False, ["dns"], "internal_action", id="dns-wrong-answer"),
+    pytest.param("opd1", ("app1-down",), None,
+                 True, False, ["server"], "internal_action", id="application-down"),
+    pytest.param("opd1", ("opd1-lan-down",), None,
+                 False, False, ["user_lan"], "internal_action", id="user-lan-down"),
+    pytest.param("opd1", ("dns2-down",), None,
+                 True, False, ["dns"], "internal_action", id="secondary-dns-down-not-in-catalog"),
+    pytest.param("opd1", ("gw-snmp-agent-down",), None,
+                 True, False, ["opd_gateway"], "internal_action",
+                 id="snmp-agent-down-device-forwards"),
+    pytest.param("opd1", ("dns1-down", "app1-down"), None,
+                 True, False, ["dns", "server"], "internal_action",
+                 id="two-city-faults-both-reported"),
+    pytest.param("opd1", ("dns1-down", "uplink-loss"), None,
+                 True, True, ["isp_upstream", "dns"], "isp_ticket",
+                 id="isp-fault-wins-the-branch"),
+    pytest.param("opd2", ("opd2-access-down", "uplink-down"), CONFIRMED_WAN_DARK_2,
+                 False, False, ["isp_upstream", "opd_access"], "isp_ticket",
+                 id="own-access-and-upstream-down"),
+    pytest.param("opd2", ("opd1-access-down",), None,
+                 True, False, [], "completion_report",
+                 id="another-sites-fault-not-this-incidents"),
+    pytest.param("opd1", ("user-host-route-missing",), None,
+                 False, False, ["user_lan"], "internal_action", id="user-side-only-contradiction"),
+    pytest.param("opd1", ("counters-noise",), None,
+                 True, False, [], "completion_report", id="a-few-discards-alone-make-no-finding"),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(
@@ -488,6 +378,12 @@ def test_verdict_reports_a_user_side_failure_with_a_healthy_network_as_a_contrad
 def test_verdict_with_missing_steps_is_not_high_confidence():
     verdict = decide(scenario("opd1"), facts("opd1"), steps_missing=["dns"])
     assert verdict["confidence"] == "medium"
+
+
+def test_verdict_without_the_summary_check_reads_the_reach_checks():
+    verdict = decide(scenario("opd1", "uplink-down", summary=False), facts("opd1"))
+    assert (verdict["connected"], verdict["segment"]) == (False, "isp_upstream")
+    assert "connected-reach-failed" in verdict["rules"]
 
 
 def test_verdict_without_any_check_cannot_say_connected():
