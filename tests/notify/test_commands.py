@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from runbook_runner import outbox_commands
-from runbook_runner.notifications import enqueue, flush
+from runbook_runner.config import load_config as load_office_config
+from runbook_runner.notifications import enqueue, flush, flush_due
 from runbook_runner.outbox import OutboxError, Recipient
 
 from .conftest import Server, free_port
@@ -91,3 +92,14 @@ def test_flush_of_an_unknown_name_says_how_to_find_the_names(config_port: int) -
         _run("outbox", "flush", "INC-2026-9999.isp-ticket.0000000000")
 
     assert "runbook outbox list" in (raised.value.hint or "")
+
+
+def test_flush_due_takes_the_office_config_object(
+    config_port: int, servers: Callable[..., Server]
+) -> None:
+    enqueue("isp-ticket", "INC-2026-0044", [Recipient("noc@isp-a.example")], "T", "t")
+    server = servers(port=config_port)
+
+    report = flush_due(load_office_config())
+
+    assert len(report.sent) == 1 and len(server.handler.received) == 1, report

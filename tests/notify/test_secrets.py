@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from ansible.constants import DEFAULT_VAULT_ID_MATCH
 from ansible.parsing.vault import VaultLib, VaultSecret
 
@@ -16,7 +17,7 @@ from runbook_runner.mailer import Secret, SmtpSettings, load_password
 from runbook_runner.notifications import enqueue, flush, load_config, outbox_for
 from runbook_runner.outbox import PENDING, Recipient
 
-from .conftest import CANARY, START, Server, smtp_config
+from .conftest import CANARY, START, Handler, Server, free_port, smtp_config
 
 FORMS = (CANARY, base64.b64encode(CANARY.encode()).decode())
 
@@ -149,3 +150,23 @@ def test_secret_redacts_itself_and_its_base64_form() -> None:
 class _Args:
     def __init__(self, **values: object) -> None:
         self.__dict__.update(values)
+
+
+def test_implicit_tls_delivers_with_the_configured_ca(
+    tls_context: ssl.SSLContext, certificate: tuple[Path, Path]
+) -> None:
+    handler = Handler()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), ssl_context=tls_context
+    )
+    controller.start()
+    try:
+        config = smtp_config(controller.port, security="tls", ca_file=str(certificate[0]))
+        enqueue("isp-ticket", "INC-2026-0023", [Recipient("noc@isp-a.example")], "s", "t",
+                config=config, now=START)  # fmt: skip
+
+        report = flush(config, START)
+    finally:
+        controller.stop()
+
+    assert len(report.sent) == 1 and len(handler.received) == 1, report
