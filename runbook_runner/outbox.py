@@ -33,6 +33,7 @@ import mimetypes
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,7 @@ FAILED = "failed"
 SENT = "sent"
 
 DEFAULT_DOMAIN = "runbook.batiknet.invalid"
+STALE_TEMPORARY_SECONDS = 600
 
 # Headers fold at RFC 5322's hard limit only: folding at 78 makes the standard
 # library put some subjects on a continuation line that parsers read back with
@@ -519,6 +521,7 @@ class Outbox:
         )
 
     def _finish_interrupted_commits(self) -> None:
+        self._remove_stale_temporaries()
         for sidecar in self.pending_dir.glob("*.json"):
             if sidecar.with_suffix(".eml").exists():
                 continue
@@ -530,6 +533,14 @@ class Outbox:
             else:
                 log.warning("%s: sidecar without a message removed", sidecar.stem)
             sidecar.unlink()
+
+    def _remove_stale_temporaries(self) -> None:
+        # A write killed before its rename leaves ".<name>.<random>"; the real file is intact.
+        limit = time.time() - STALE_TEMPORARY_SECONDS
+        for path in self.pending_dir.glob(".*"):
+            if path.name.startswith(".") and path.stat().st_mtime < limit:
+                log.info("%s: stale temporary file removed", path.name)
+                path.unlink(missing_ok=True)
 
     def _read_sidecar(self, path: Path) -> Message:
         try:

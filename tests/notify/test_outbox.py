@@ -1,6 +1,8 @@
 """The outbox on disk: stable names, one entry per document, recovery after a crash."""
 
 import json
+import os
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from email import policy
@@ -207,3 +209,17 @@ def test_non_ascii_address_is_refused_at_enqueue() -> None:
         enqueue("isp-ticket", "INC-2026-0104", [Recipient("noc@jaringan-ü.example")], "s", "t",
                 config=smtp_config(free_port()))  # fmt: skip
     assert "xn--" in (raised.value.hint or "")
+
+
+def test_stale_temporary_file_of_a_killed_write_is_removed(data_dir: Path) -> None:
+    config = smtp_config(free_port())
+    entry = _enqueue(config)
+    pending = data_dir / "outbox" / "pending"
+    stale, fresh = pending / f".{entry.name}.eml.a1b2", pending / f".{entry.name}.json.c3d4"
+    stale.write_bytes(b"From: half")
+    fresh.write_bytes(b"{")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+
+    assert [m.name for m in outbox_for(load_config(config)).entries()] == [entry.name]
+    assert not stale.exists() and fresh.exists()
