@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "runbook_runner.lab.commands",
     "runbook_runner.outbox_commands",
     "runbook_runner.sla_commands",
+    "runbook_runner.incident_commands",
 )
 
 log = logging.getLogger(__name__)
