@@ -32,7 +32,7 @@ def run_step(
     ``batiknet_checks`` the run published with set_stats, read from the
     ``playbook_on_stats`` event as the runner reads them. ``private_dir``
     defaults to a fresh temporary directory; pass pytest's ``tmp_path``.
-    Use ``runner.stdout.read()`` as the assertion message.
+    Use ``run_output(runner)`` as the assertion message.
     """
     import ansible_runner
 
@@ -68,7 +68,9 @@ def published_checks(runner: Any) -> list[dict[str, Any]]:
 
 def run_output(runner: Any) -> str:
     """Return the run's stdout, for assertion messages."""
-    return runner.stdout.read() if runner.stdout else ""
+    # Read the artifact directly: ``runner.stdout`` opens a file it never closes.
+    path = Path(runner.config.artifact_dir) / "stdout"
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
 def load_module(path: Path) -> types.ModuleType:
