@@ -544,6 +544,7 @@ def open_records(data_dir: Path | None = None) -> Records:
         RecordsError: the data directory or the database cannot be created or opened.
     """
     path = db_path(data_dir)
+    connection = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
         connection = sqlite3.connect(
@@ -554,11 +555,23 @@ def open_records(data_dir: Path | None = None) -> Records:
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = FULL")
         connection.execute("PRAGMA foreign_keys = ON")
-        _migrate(connection, path)
     except (OSError, sqlite3.Error) as error:
+        if connection is not None:
+            connection.close()
         raise RecordsError(
             f"{path}: cannot open the records: {error}",
             hint="check that the data directory exists, is writable and the disk has room"
             " (set RUNBOOK_DATA_DIR to move it)",
         ) from error
+    try:
+        _migrate(connection, path)
+    except sqlite3.Error as error:
+        connection.close()
+        raise RecordsError(
+            f"{path}: cannot set up the records: {error}",
+            hint="check that the data directory is writable and the disk has room",
+        ) from error
+    except BaseException:
+        connection.close()
+        raise
     return Records(path=path, connection=connection)

@@ -660,12 +660,16 @@ def _contradictions(
                 }
             )
     network = [f for f in findings.values() if f.segment != "user_lan"]
-    if connected is False and not network:
-        user_side = [
-            c
-            for c in checks
-            if c.get("vantage") == facts.probe_host and c.get("status") == "failed"
-        ]
+    user_side = [
+        c
+        for c in checks
+        if c.get("vantage") == facts.probe_host
+        and c.get("status") == "failed"
+        and c.get("check") != "connected"
+    ]
+    # A user host that answers the ops host but reaches nothing, on a healthy
+    # network, is a contradiction; one that answers nothing is plain evidence.
+    if connected is False and not network and user_side:
         found.append(
             {
                 "rule": "user-side-only",

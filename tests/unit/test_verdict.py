@@ -210,6 +210,10 @@ FAULTS: dict[str, list[tuple[Callable[..., bool], Fault]]] = {
         (on("ssh", "pc1"), _set("failed")),
         (on(vantage="pc1"), _set("unknown")),
     ],
+    "user-host-cut-behind-a-bridge": [
+        (on("ssh", "pc1"), _set("failed", error="No route to host")),
+        (on(vantage="pc1"), _set("unknown")),
+    ],
     "dns2-down": [
         (on("dns_query", "dns2/"), _set("failed", error="timeout")),
         (on("soa_serial", "dns2/"), _set("failed", error="timeout")),
@@ -295,6 +299,9 @@ CASES = [
                  True, False, ["server"], "internal_action", id="application-down"),
     pytest.param("opd1", ("opd1-lan-down",), None,
                  False, False, ["user_lan"], "internal_action", id="user-lan-down"),
+    pytest.param("opd1", ("user-host-cut-behind-a-bridge",), None,
+                 False, False, ["user_lan"], "internal_action",
+                 id="user-host-unreachable-gateway-answers"),
     pytest.param("opd1", ("dns2-down",), None,
                  True, False, ["dns"], "internal_action", id="secondary-dns-down-not-in-catalog"),
     pytest.param("opd1", ("gw-snmp-agent-down",), None,
@@ -373,6 +380,12 @@ def test_verdict_reports_monitoring_alone_as_a_contradiction_not_a_finding():
 def test_verdict_reports_a_user_side_failure_with_a_healthy_network_as_a_contradiction():
     verdict = decide(scenario("opd1", "user-host-route-missing"), facts("opd1"))
     assert "user-side-only" in [c["rule"] for c in verdict["contradictions"]]
+
+
+def test_verdict_takes_an_unreachable_user_host_as_evidence_not_a_contradiction():
+    verdict = decide(scenario("opd1", "user-host-cut-behind-a-bridge"), facts("opd1"))
+    assert verdict["contradictions"] == []
+    assert verdict["findings"][0]["evidence"][0]["check"] == "ssh"
 
 
 def test_verdict_with_missing_steps_is_not_high_confidence():
