@@ -145,6 +145,7 @@ TEXTS: dict[str, dict[str, Any]] = {
             "dns": "Di server DNS ({targets}), periksa layanan DNS, data zona, dan lognya.",
             "server": "Di server aplikasi ({targets}), periksa layanan HTTP dan lognya.",
             "isp_upstream": "Hubungi ISP upstream dan periksa port uplink di {core_device}.",
+            "isp": "Tiket gangguan ke {provider} untuk sirkuit {circuit}; pantau sampai pulih.",
         },
     },
     "en": {
@@ -252,6 +253,7 @@ TEXTS: dict[str, dict[str, Any]] = {
             "and the logs.",
             "server": "On the application server ({targets}), check the HTTP service and its logs.",
             "isp_upstream": "Call the upstream ISP and check the uplink port on {core_device}.",
+            "isp": "Fault ticket to {provider} for circuit {circuit}; follow it up to recovery.",
         },
     },
 }

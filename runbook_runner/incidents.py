@@ -587,6 +587,8 @@ def actions(verdict: Mapping[str, Any], facts: SiteFacts, lang: str) -> list[dic
     for finding in verdict.get("findings", []):
         targets = sorted({str(item.get("target")) for item in finding.get("evidence", [])})
         values = {
+            "provider": finding.get("provider_name") or finding.get("provider") or "-",
+            "circuit": finding.get("circuit_id") or "-",
             "site": facts.name,
             "gateway": facts.gateway or "-",
             "probe_host": facts.probe_host or "-",
@@ -594,9 +596,8 @@ def actions(verdict: Mapping[str, Any], facts: SiteFacts, lang: str) -> list[dic
             "core_device": core_device or "-",
             "targets": ", ".join(targets) or "-",
         }
-        result.append(
-            {"segment": finding["segment"], "text": texts[finding["segment"]].format(**values)}
-        )
+        key = "isp" if finding.get("provider") else finding["segment"]
+        result.append({"segment": finding["segment"], "text": texts[key].format(**values)})
     return result
 
 
