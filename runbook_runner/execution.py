@@ -269,20 +269,24 @@ def run_steps(
     on_progress: Callable[[Progress], None] = lambda _progress: None,
     timeout: int = DEFAULT_TIMEOUT,
     data_dir: Path | None = None,
+    playbook_name: str = COMBINED_PLAYBOOK,
+    inventories: Sequence[Path] = (),
 ) -> RunResult:
     """Run the check steps ``wanted`` for ``site`` in one ansible-playbook process.
 
     ``on_step`` is called with each step's result as soon as the step
     completes, in the procedure's order; ``on_progress`` with every event
     worth showing. A step the run never reached (timeout, crash) is handed
-    back with no checks and a note.
+    back with no checks and a note. ``playbook_name`` (under ``playbooks/``)
+    and ``inventories`` (default: the settings' one) let the health sweep run
+    its own playbook, with the same step markers, over several inventories.
 
     Raises:
         ExecutionError: ansible-runner cannot be started (missing playbook).
     """
     import ansible_runner
 
-    playbook = settings.PLAYBOOK_DIR / COMBINED_PLAYBOOK
+    playbook = settings.PLAYBOOK_DIR / playbook_name
     if not playbook.exists():
         raise ExecutionError(
             f"{playbook}: the combined playbook of steps 4-7 is missing",
@@ -308,7 +312,7 @@ def run_steps(
             private_data_dir=str(private_dir),
             project_dir=str(settings.PLAYBOOK_DIR),
             playbook=str(playbook),
-            inventory=str(settings.inventory_path()),
+            inventory=[str(path) for path in inventories] or str(settings.inventory_path()),
             ident=run_id,
             tags=tags,
             envvars=envvars,
