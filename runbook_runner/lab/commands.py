@@ -1,4 +1,8 @@
-"""The ``runbook lab`` sub-commands: up, down, status, fault, heal, exec."""
+"""The ``runbook lab`` sub-commands: up, down, status, fault, heal, exec.
+
+The handlers import the lab on use, so that building the parser stays cheap
+for every other command.
+"""
 
 import argparse
 import json
@@ -7,7 +11,6 @@ import time
 from typing import Any
 
 from runbook_runner.errors import UsageError
-from runbook_runner.lab import manager
 
 
 def register(subparsers: Any) -> None:
@@ -49,6 +52,8 @@ def register(subparsers: Any) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from runbook_runner.lab import manager
+
     if args.sites < 0:
         raise UsageError(f"lab: --sites {args.sites} is negative", hint="Give 0 or more.")
     started = time.monotonic()
@@ -60,6 +65,8 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
+    from runbook_runner.lab import manager
+
     started = time.monotonic()
     left = manager.down()
     if left:
@@ -70,6 +77,8 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from runbook_runner.lab import manager
+
     report = manager.status()
     if args.json:
         print(json.dumps(report, indent=2))
@@ -88,6 +97,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _fault(args: argparse.Namespace) -> int:
+    from runbook_runner.lab import manager
+
     if not args.name:
         for name, description in manager.fault_catalog().items():
             print(f"{name:<22} {description}")
@@ -100,6 +111,8 @@ def _fault(args: argparse.Namespace) -> int:
 
 
 def _heal(args: argparse.Namespace) -> int:
+    from runbook_runner.lab import manager
+
     healed = manager.heal(args.name)
     if healed:
         print(f"Healed: {', '.join(healed)}.")
@@ -111,6 +124,8 @@ def _heal(args: argparse.Namespace) -> int:
 
 
 def _exec(args: argparse.Namespace) -> int:
+    from runbook_runner.lab import manager
+
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
         raise UsageError("lab exec: no command given", hint="Write runbook lab exec HOST -- CMD...")

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Iterable
 
 import dns.rdatatype
 
@@ -60,6 +61,7 @@ def inject(lab: LabDir, topology: Topology, fault: Fault) -> bool:
     lab.write_faults([*active, fault.name])
     for action in fault.actions:
         _do(lab, topology, action)
+    network.wait_links(topology, _link_ends(fault.actions), up=False)
     log.info("lab: fault %s injected", fault.name)
     return True
 
@@ -87,12 +89,18 @@ def heal(lab: LabDir, topology: Topology, names: list[str]) -> list[str]:
     started = []
     for action in _unique(undo):
         started.extend(_undo(lab, topology, action))
-    if any(action.kind == "link_down" for action in undo):
+    if _link_ends(undo):
         network.reapply_routes(topology)
+        network.wait_links(topology, _link_ends(undo), up=True)
+        network.forget_neighbours(topology, _link_ends(undo))
     lab.write_faults(staying)
     services.wait_ready(lab, topology, started)
     log.info("lab: healed %s", ", ".join(healing) or "nothing")
     return healing
+
+
+def _link_ends(actions: Iterable[FaultAction]) -> list[Endpoint]:
+    return [Endpoint.parse(a.target) for a in actions if a.kind == "link_down"]
 
 
 def _unique(actions: list[FaultAction]) -> list[FaultAction]:

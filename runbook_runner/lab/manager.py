@@ -115,8 +115,9 @@ def _build(lab: LabDir, topology: Topology) -> None:
         network.build(lab, topology)
     except _system.LabCommandError as error:
         if not network.lab_namespaces():
+            _down(lab)
             raise LabEnvironmentError(
-                f"lab: cannot make network namespaces here: {error.stderr.strip()}",
+                f"lab: cannot make network namespaces here: {_first_line(error.stderr)}",
                 hint="Run as root on a host (or a privileged container) that allows them.",
             ) from error
         raise
@@ -125,6 +126,10 @@ def _build(lab: LabDir, topology: Topology) -> None:
     _start_services(lab, topology)
     monitoring.start(lab.root, topology)
     lab.write_state(phase="up")
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "no message")
 
 
 def _start_services(lab: LabDir, topology: Topology) -> None:

@@ -7,14 +7,16 @@ every interface in them) and the root namespace's side.
 """
 
 import contextlib
+import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from runbook_runner.lab import _system
 from runbook_runner.lab.state import LabDir
-from runbook_runner.lab.topology import Namespace, Topology
+from runbook_runner.lab.topology import Endpoint, Namespace, Topology
 
 log = logging.getLogger(__name__)
 
@@ -163,3 +165,63 @@ def teardown(lab: LabDir, topology: Topology | None) -> list[str]:
     if Path(f"/sys/class/net/{interface}").exists():
         left.append(interface)
     return left
+
+
+def forget_neighbours(topology: Topology, endpoints: list[Endpoint]) -> None:
+    """Flush the neighbour entries of both ends of each link.
+
+    While a link is down, addresses behind it end up INCOMPLETE, and the
+    kernel retries them only once a second: without the flush, the first
+    packets after a heal wait up to a second for an ARP answer.
+    """
+    by_namespace: dict[str, list[str]] = {}
+    for endpoint in endpoints:
+        for end in peers(topology, endpoint):
+            by_namespace.setdefault(end.namespace, []).append(end.interface)
+    for namespace, interfaces in by_namespace.items():
+        lines = [f"neigh flush dev {name}" for name in dict.fromkeys(interfaces)]
+        _system.ip_batch(lines, namespace=namespace, force=True)
+
+
+def operstates(namespace: str) -> dict[str, str]:
+    """Return each interface of ``namespace`` with its operational state (``UP``...)."""
+    result = _system.run(["ip", "-n", namespace, "-j", "link", "show"], check=False)
+    try:
+        links = json.loads(result.stdout or "[]")
+    except ValueError:
+        return {}
+    return {link["ifname"]: link.get("operstate", "UNKNOWN") for link in links}
+
+
+def peers(topology: Topology, endpoint: Endpoint) -> list[Endpoint]:
+    """Return ``endpoint`` and the other end of its link (nothing for the ops side)."""
+    for a, b in topology.links:
+        if endpoint in (a, b):
+            return [a, b]
+    return [endpoint]
+
+
+def wait_links(
+    topology: Topology, endpoints: list[Endpoint], *, up: bool, timeout: float = 3.0
+) -> bool:
+    """Wait until both ends of each link are operationally up (or not); tell if they are.
+
+    The kernel reports a carrier change up to a second late after a recent
+    one, and until then a link that was set up still drops every packet.
+    """
+    ends = {end for endpoint in endpoints for end in peers(topology, endpoint)}
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        states: dict[str, dict[str, str]] = {}
+        for end in ends:
+            if end.namespace not in states:
+                states[end.namespace] = operstates(end.namespace)
+        waiting = [end for end in ends if (states[end.namespace].get(end.interface) == "UP") != up]
+        if not waiting:
+            return True
+        if time.monotonic() > deadline:
+            log.warning("lab: links still not %s: %s", "up" if up else "down", waiting)
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)

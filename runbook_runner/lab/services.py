@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 TEMPLATE_DIR = PROJECT_DIR / "lab" / "templates"
 READY_TIMEOUT = 10.0
 V3_USER = "batiknet-ops"
+# NET-SNMP-AGENT-MIB::nsCacheTimeout of the ifTable cache: 0 makes every
+# request read the interfaces afresh, so a link set down shows at once.
+IF_CACHE_TIMEOUT_OID = "1.3.6.1.4.1.8072.1.5.3.1.2.1.3.6.1.2.1.2.2"
 _PROCESS_NAMES = {"sshd": "sshd", "snmpd": "snmpd", "named": "named", "http": "busybox"}
 
 
@@ -362,8 +365,19 @@ def _ready(lab: LabDir, topology: Topology, namespace: str, service: str) -> boo
     if service == "http":
         return _system.listening(pid, "tcp", 80)
     if service == "snmpd":
-        return _system.listening(pid, "udp", 161)
+        return _system.listening(pid, "udp", 161) and _fresh_interfaces(lab, namespace)
     return _named_ready(topology, options)
+
+
+def _fresh_interfaces(lab: LabDir, namespace: str) -> bool:
+    result = _system.run(
+        [
+            "ip", "netns", "exec", namespace, "snmpset", "-v2c", "-t", "0.2", "-r", "2",
+            "-c", read_credentials(lab).community, "127.0.0.1", IF_CACHE_TIMEOUT_OID, "i", "0",
+        ],
+        check=False,
+    )  # fmt: skip
+    return result.returncode == 0
 
 
 def _named_ready(topology: Topology, options: Mapping[str, Any]) -> bool:
