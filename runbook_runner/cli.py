@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "runbook_runner.sla_commands",
     "runbook_runner.incident_commands",
     "runbook_runner.evaluation_commands",
+    "runbook_runner.health_commands",
 )
 
 log = logging.getLogger(__name__)
