@@ -16,6 +16,7 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from runbook_runner import evaluation_texts as words
 from runbook_runner.evaluation import Figures
@@ -62,7 +63,7 @@ def _incidents_per_week(figures: Figures, texts: dict[str, Any], lang: str) -> F
     axes.set_xticks(range(len(counts)), labels, rotation=45, ha="right", fontsize=8)
     axes.set_xlabel(texts["week_of"])
     axes.set_ylabel(texts["unit_incidents"])
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     return figure
 
 
@@ -88,7 +89,7 @@ def _sla_compliance(figures: Figures, texts: dict[str, Any], lang: str) -> Figur
     axes.bar_label(bars, padding=3, fontsize=8)
     axes.set_xlabel(texts["unit_incidents"])
     axes.set_xlim(0, max(counts) * 1.35 + 0.5)
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     return figure
 
 

@@ -176,7 +176,7 @@ def write_pdf(html: str, path: Path) -> Path:
     Raises:
         ReportError: WeasyPrint cannot write the file.
     """
-    import weasyprint
+    import weasyprint  # type: ignore[import-untyped]
 
     try:
         weasyprint.HTML(string=html, base_url=str(path.parent)).write_pdf(path)
@@ -220,27 +220,34 @@ def figure_rows(
         rows.extend(_stats_rows("resolution_by_segment", segment, name, stats, texts))
     for isp in current.isps:
         rows.extend(_isp_rows(isp, texts))
-    hours = texts["unit_hours"]
-    for item in current.estimates:
-        key = item.incident_id
-        rows.append(("isp_estimate", f"{key}.estimate_hours", texts["eta_estimate"],
-                     _raw(item.estimate, "hours"), hours))  # fmt: skip
-        rows.append(("isp_estimate", f"{key}.actual_hours", texts["eta_actual"],
-                     _raw(item.actual, "hours"), hours))  # fmt: skip
-        rows.append(("isp_estimate", f"{key}.error_hours", texts["error"],
-                     _raw(item.error, "hours"), hours))  # fmt: skip
+    for estimate in current.estimates:
+        rows.extend(_hour_rows("isp_estimate", estimate.incident_id, texts, (
+            ("estimate_hours", texts["eta_estimate"], estimate.estimate),
+            ("actual_hours", texts["eta_actual"], estimate.actual),
+            ("error_hours", texts["error"], estimate.error),
+        )))  # fmt: skip
     for repeat in current.repeats:
         label = f"{texts['previous_incident']} {repeat.previous_id}"
         days = _raw(repeat.apart / timedelta(days=1), "number")
         rows.append(("repeat", repeat.incident_id, label, days, texts["days_apart"]))
-    for item in current.open:
-        key = item.incident_id
-        rows.append(("open", f"{key}.age_service_hours",
-                     f"{texts['age']} ({texts['service_hours']})", _raw(item.service, "hours"),
-                     hours))  # fmt: skip
-        rows.append(("open", f"{key}.age_wall_hours", f"{texts['age']} ({texts['wall_hours']})",
-                     _raw(item.wall, "hours"), hours))  # fmt: skip
+    for outcome in current.open:
+        rows.extend(_hour_rows("open", outcome.incident_id, texts, (
+            ("age_service_hours", f"{texts['age']} ({texts['service_hours']})", outcome.service),
+            ("age_wall_hours", f"{texts['age']} ({texts['wall_hours']})", outcome.wall),
+        )))  # fmt: skip
     return rows
+
+
+def _hour_rows(
+    section: str,
+    key: str,
+    texts: dict[str, Any],
+    values: Sequence[tuple[str, str, timedelta | None]],
+) -> list[tuple[str, ...]]:
+    return [
+        (section, f"{key}.{name}", label, _raw(value, "hours"), texts["unit_hours"])
+        for name, label, value in values
+    ]
 
 
 def _breakdown_rows(
@@ -521,6 +528,8 @@ def _change(
         return "—"
     if isinstance(now, timedelta) and isinstance(before, timedelta):
         return _signed_hours(now - before, lang)
+    if isinstance(now, timedelta) or isinstance(before, timedelta):
+        return "—"
     difference = float(now) - float(before)
     if kind == "share":
         points = "poin" if lang == "id" else "pp"
