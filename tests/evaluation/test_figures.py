@@ -50,7 +50,9 @@ def incidents(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, object
 @pytest.fixture(scope="module")
 def clock() -> SlaClock:
     # The defaults of the service standard, whatever the shipped file says.
-    return SlaClock.from_config(Config(Path("defaults.toml"), {"calendar": {}}))
+    return SlaClock.from_config(
+        Config(Path("test.toml"), {"calendar": {"confirmed_years": [2026]}})
+    )
 
 
 @pytest.fixture(scope="module")
