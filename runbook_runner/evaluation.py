@@ -563,7 +563,11 @@ def _median(values: Sequence[timedelta]) -> timedelta | None:
 
 
 def _time(text: str, clock: SlaClock) -> datetime:
-    return clock.calendar.localize(_aware(datetime.fromisoformat(text)))
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{text!r} is not an ISO 8601 time") from error
+    return clock.calendar.localize(_aware(moment))
 
 
 def _aware(moment: datetime) -> datetime:

@@ -29,7 +29,7 @@ from runbook_runner.evaluation import (
 )
 from runbook_runner.evaluation_report import write_evaluation
 from runbook_runner.evaluation_texts import LANGS
-from runbook_runner.records import open_records
+from runbook_runner.records import RecordsError, open_records
 from runbook_runner.sla import SlaClock
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         UsageError: the period is malformed, incomplete or entirely in the future.
         ConfigError: the configuration holds a bad value.
-        RecordsError: the records cannot be read.
+        RecordsError: the records cannot be read, or hold a malformed time.
         ReportError: the report cannot be written.
     """
     clock = SlaClock.from_config()
@@ -80,7 +80,13 @@ def run(args: argparse.Namespace) -> int:
     with open_records() as records:
         incidents = load_incidents(records)
     with collect_calendar_warnings() as notes:
-        evaluation = evaluate_period(incidents, period, clock, now)
+        try:
+            evaluation = evaluate_period(incidents, period, clock, now)
+        except ValueError as error:
+            raise RecordsError(
+                f"the records hold a time the evaluation cannot read: {error}",
+                hint="times in the records are ISO 8601 with an offset; fix the row named",
+            ) from error
     out_dir = args.out or settings.data_dir() / "evaluations" / period.label
     files = write_evaluation(
         evaluation,

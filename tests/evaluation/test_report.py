@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from matplotlib import image
 
 from evaluation.fixture_records import write_records
 from runbook_runner.cli import main
+from runbook_runner.evaluation_commands import choose_period
 
 CONFIG = """\
 [calendar]
@@ -280,3 +282,15 @@ def test_bad_periods_are_refused_with_a_hint(
 def test_pdf_tools_are_installed() -> None:
     # The PDF checks above need poppler-utils (scripts/install-debian-packages).
     assert all(shutil.which(tool) for tool in ("pdftoppm", "pdftotext", "pdfimages"))
+
+
+@pytest.mark.parametrize(
+    ("today", "label"),
+    [
+        pytest.param(date(2026, 12, 3), "2026Q3", id="during-q4"),
+        pytest.param(date(2027, 1, 1), "2026Q4", id="first-day-of-q1"),
+        pytest.param(date(2026, 3, 31), "2025Q4", id="last-day-of-q1"),
+    ],
+)
+def test_without_a_period_the_last_finished_quarter_is_evaluated(today: date, label: str) -> None:
+    assert choose_period(None, None, None, today).label == label
