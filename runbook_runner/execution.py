@@ -24,9 +24,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,9 +156,6 @@ class _RunState:
         self.done.append(result)
         self.current = None
         self.on_step(result)
-        self.on_progress(
-            Progress("step_finished", result.step, f"{result.step.title()}: {result.outcome}")
-        )
 
     def collect(self, res: Mapping[str, Any]) -> None:
         items = res.get("results") if isinstance(res.get("results"), list) else [res]
@@ -271,33 +270,123 @@ def run_steps(
     data_dir: Path | None = None,
     playbook_name: str = COMBINED_PLAYBOOK,
     inventories: Sequence[Path] = (),
+    parallel: int = 1,
 ) -> RunResult:
-    """Run the check steps ``wanted`` for ``site`` in one ansible-playbook process.
+    """Run the check steps ``wanted`` for ``site``, in ``parallel`` ansible-playbook processes.
 
-    ``on_step`` is called with each step's result as soon as the step
-    completes, in the procedure's order; ``on_progress`` with every event
-    worth showing. A step the run never reached (timeout, crash) is handed
-    back with no checks and a note. ``playbook_name`` (under ``playbooks/``)
-    and ``inventories`` (default: the settings' one) let the health sweep run
-    its own playbook, with the same step markers, over several inventories.
+    ``on_step`` is called with each step's result as soon as the step and
+    every step before it have completed: always in the procedure's order,
+    whatever order the evidence was gathered in. ``on_progress`` is called
+    with every event worth showing. Both are called under one lock, never at
+    once. A step a run never reached (timeout, crash) is handed back with no
+    checks and a note. ``playbook_name`` (under ``playbooks/``) and
+    ``inventories`` (default: the settings' one) let the health sweep run its
+    own playbook, with the same step markers, over several inventories.
+
+    With ``parallel`` above 1 the steps are split, in order, into that many
+    groups, each run by its own process at the same time: Ansible starts
+    once per group, and a slow step (SNMP counters) no longer waits for the
+    others.
 
     Raises:
         ExecutionError: ansible-runner cannot be started (missing playbook).
     """
-    import ansible_runner
-
     playbook = settings.PLAYBOOK_DIR / playbook_name
     if not playbook.exists():
         raise ExecutionError(
             f"{playbook}: the combined playbook of steps 4-7 is missing",
             hint="reinstall the runbook or set RUNBOOK_HOME to its checkout",
         )
+    groups = _split(list(wanted), parallel)
+    sequencer = _Sequencer([s.number for s in wanted], on_step, on_progress)
     private_dir = run_dir(incident_id, data_dir)
+    dirs = [
+        private_dir if index == 0 else private_dir / f"g{index}" for index in range(len(groups))
+    ]
+    started = time.monotonic()
+    common = {
+        "sequencer": sequencer,
+        "timeout": timeout,
+        "playbook": playbook,
+        "inventories": inventories,
+    }
+    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+        futures = [
+            pool.submit(_run_once, incident_id, site, wanted=group, private_dir=folder, **common)
+            for group, folder in zip(groups, dirs, strict=True)
+        ]
+        results = [future.result() for future in futures]
+    steps = sorted((r for result in results for r in result.steps), key=lambda r: r.step.number)
+    worst = next((r for r in results if r.status != "successful"), results[0])
+    return RunResult(
+        ",".join(r.run_id for r in results),
+        worst.status,
+        worst.rc,
+        steps,
+        time.monotonic() - started,
+        results[0].artifact_dir,
+    )
+
+
+def _split(wanted: list[Step], parallel: int) -> list[list[Step]]:
+    count = max(1, min(parallel, len(wanted)))
+    size, extra = divmod(len(wanted), count)
+    groups, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        groups.append(wanted[start:end])
+        start = end
+    return [group for group in groups if group] or [wanted]
+
+
+class _Sequencer:
+    """Hand step results on in the procedure's order, from any thread, one call at a time."""
+
+    def __init__(
+        self,
+        order: Sequence[int],
+        on_step: Callable[[StepResult], None],
+        on_progress: Callable[[Progress], None],
+    ) -> None:
+        self.order = list(order)
+        self.waiting: dict[int, StepResult] = {}
+        self.lock = threading.RLock()
+        self._on_step = on_step
+        self._on_progress = on_progress
+
+    def step(self, result: StepResult) -> None:
+        with self.lock:
+            self.waiting[result.step.number] = result
+            while self.order and self.order[0] in self.waiting:
+                ready = self.waiting.pop(self.order.pop(0))
+                self._on_step(ready)
+                title = f"{ready.step.title()}: {ready.outcome}"
+                self._on_progress(Progress("step_finished", ready.step, title))
+
+    def progress(self, item: Progress) -> None:
+        with self.lock:
+            self._on_progress(item)
+
+
+def _run_once(
+    incident_id: str,
+    site: str,
+    *,
+    wanted: Sequence[Step],
+    sequencer: _Sequencer,
+    timeout: int,
+    private_dir: Path,
+    playbook: Path,
+    inventories: Sequence[Path],
+) -> RunResult:
+    """Run ``playbook`` once for the steps ``wanted``; return what it gathered."""
+    import ansible_runner
+
     (private_dir / "env").mkdir(parents=True, exist_ok=True, mode=0o700)
     (private_dir / "env" / "extravars").write_text(_unsafe_yaml({"site": site}), encoding="utf-8")
     control_dir = Path(tempfile.mkdtemp(prefix="bn-cp-"))
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    state = _RunState(list(wanted), on_progress, on_step)
+    state = _RunState(list(wanted), sequencer.progress, sequencer.step)
     tags = ",".join(f"step{s.number}" for s in wanted)
     envvars = {
         "ANSIBLE_CONFIG": str(settings.PROJECT_DIR / "ansible.cfg"),

@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,7 @@ class RunOptions:
     timeout: int = execution.DEFAULT_TIMEOUT
     on_progress: Callable[[execution.Progress], None] = lambda _progress: None
     notify: bool = True
-    events: list[str] = field(default_factory=list)
+    parallel: int = 2
 
 
 @dataclass
@@ -401,6 +401,7 @@ def _run_steps(
         on_progress=progress,
         timeout=options.timeout,
         data_dir=session.data_dir,
+        parallel=options.parallel,
     )
 
 
