@@ -15,6 +15,7 @@ and the ``command`` artifact is stripped of the environment, so no secret
 from the environment stays on disk.
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -231,29 +232,40 @@ def _scrub(private_dir: Path, artifact_dir: Path) -> None:
         command_file.unlink(missing_ok=True)
 
 
-def end_leftover_runs(incident_id: str, data_dir: Path | None = None) -> list[int]:
-    """End the ansible-playbook processes a killed run of this incident left behind.
+def _control_prefix(incident_id: str, data_dir: Path | None) -> str:
+    # Short (a socket path has ~100 bytes) yet tied to this incident's records.
+    digest = hashlib.sha256(str(run_dir(incident_id, data_dir)).encode()).hexdigest()[:8]
+    return f"bn-cp-{incident_id}-{digest}-"
 
-    They are found by pid, through their command line naming the incident's
-    private data directory; each one's process group is killed. Return the
-    pids ended.
+
+def end_leftover_runs(incident_id: str, data_dir: Path | None = None) -> list[int]:
+    """End what a killed run of this incident left behind; return the pids ended.
+
+    The ansible-playbook processes are found by pid, through their command
+    line naming the incident's private data directory, and their process
+    group is killed; the SSH masters through their control path, which names
+    the incident, and they are asked to exit.
     """
     marker = str(run_dir(incident_id, data_dir)) + "/"
+    prefix = _control_prefix(incident_id, data_dir)
     ended = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
+            group = os.getpgid(int(entry.name))
+        except (OSError, UnicodeDecodeError):
             continue
-        if marker in cmdline and "ansible" in cmdline:
-            pid = int(entry.name)
-            try:
-                os.killpg(os.getpgid(pid), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                continue
-            ended.append(pid)
+        if group == os.getpgrp() or not (marker in cmdline and "ansible" in cmdline):
+            continue
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+        ended.append(int(entry.name))
+    for control_dir in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        _end_ssh_masters(control_dir)
     if ended:
         log.warning("%s: ended the processes a killed run left: %s", incident_id, ended)
     return ended
@@ -309,6 +321,7 @@ def run_steps(
         "timeout": timeout,
         "playbook": playbook,
         "inventories": inventories,
+        "control_prefix": _control_prefix(incident_id, data_dir),
     }
     with ThreadPoolExecutor(max_workers=len(groups)) as pool:
         futures = [
@@ -373,6 +386,7 @@ def _run_once(
     site: str,
     *,
     wanted: Sequence[Step],
+    control_prefix: str,
     sequencer: _Sequencer,
     timeout: int,
     private_dir: Path,
@@ -384,7 +398,7 @@ def _run_once(
 
     (private_dir / "env").mkdir(parents=True, exist_ok=True, mode=0o700)
     (private_dir / "env" / "extravars").write_text(_unsafe_yaml({"site": site}), encoding="utf-8")
-    control_dir = Path(tempfile.mkdtemp(prefix="bn-cp-"))
+    control_dir = Path(tempfile.mkdtemp(prefix=control_prefix))
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     state = _RunState(list(wanted), sequencer.progress, sequencer.step)
     tags = ",".join(f"step{s.number}" for s in wanted)
