@@ -136,17 +136,18 @@ def collect(backend: Backend, params: dict[str, Any]) -> list[dict[str, Any]]:
     mapped = [a for a in firing if a.segment in SEGMENTS and concerns_site(a, site)]
     histories = read_histories(backend, mapped, params["window"], params["loss_run"])
     checks = [api_check(backend, about, mapped, len(firing), stamp=stamp, site=site)]
-    checks += [alert_check(a, histories.get(a), params, stamp) for a in mapped]
-    checks += availability_checks(mapped, histories, params, stamp)
+    pairs = list(zip(mapped, histories, strict=True))
+    checks += [alert_check(alert, history, params, stamp) for alert, history in pairs]
+    checks += availability_checks(pairs, params, stamp)
     return checks
 
 
 def read_histories(
     backend: Backend, alerts: list[Alert], window: int, loss_run: int
-) -> dict[Alert, History | None]:
-    """Read every alert's history concurrently; None where the system failed to answer."""
+) -> list[History | None]:
+    """Read every alert's history concurrently, in order; None where the system failed."""
     if not alerts:
-        return {}
+        return []
 
     def read(alert: Alert) -> History | None:
         try:
@@ -155,7 +156,7 @@ def read_histories(
             return None
 
     with ThreadPoolExecutor(max_workers=min(8, len(alerts))) as pool:
-        return dict(zip(alerts, pool.map(read, alerts), strict=True))
+        return list(pool.map(read, alerts))
 
 
 def unreachable_check(backend: Backend, error: str, stamp: str, site: str | None) -> dict[str, Any]:
@@ -228,12 +229,14 @@ def alert_check(
         "active_at": alert.active_at,
         "summary": alert.summary,
         "since": None,
+        "since_unix": None,
         "since_in_window": None,
         "availability": None,
         "window": params["window"],
     }
     if history is not None:
         values["since"] = iso_utc(history.onset) if history.onset is not None else None
+        values["since_unix"] = history.onset
         values["since_in_window"] = history.onset_in_window
         values["availability"] = _percent(history.availability)
     status = "degraded" if alert.symptom == "loss" else "failed"
@@ -256,15 +259,14 @@ def alert_check(
 
 
 def availability_checks(
-    alerts: list[Alert], histories: dict[Alert, History | None], params: dict[str, Any], stamp: str
+    pairs: list[tuple[Alert, History | None]], params: dict[str, Any], stamp: str
 ) -> list[dict[str, Any]]:
     """Return one availability check per affected target (per probed series)."""
     checks, seen = [], set()
     hours = params["window"] / 3600
     span = "the last hour" if hours == 1 else f"the last {params['window']} s"
-    for alert in alerts:
+    for alert, history in pairs:
         key = tuple(sorted(alert.series.items()))
-        history = histories.get(alert)
         if key in seen or history is None or history.availability is None:
             continue
         seen.add(key)

@@ -60,12 +60,13 @@ options:
         type: str
         required: true
       address:
-        description: The address to ping; empty with O(targets[].default_route=true).
+        description: The address to ping; empty with O(targets[].next_hop_to).
         type: str
-      default_route:
-        description: Ping the next hop of the vantage's default route (its LAN gateway).
-        type: bool
-        default: false
+      next_hop_to:
+        description:
+          - Ping the next hop of the vantage's route towards this address (for a user host,
+            its LAN gateway), read from its routing table.
+        type: str
       role:
         description: What the target stands for.
         type: str
@@ -169,7 +170,7 @@ EXAMPLES = r"""
     vantage_segment: user_lan
     site: opd1
     targets:
-      - {name: opd1-gw, default_route: true, role: gateway, segment: user_lan, site: opd1}
+      - {name: opd1-gw, next_hop_to: 192.0.2.80, role: gateway, segment: user_lan, site: opd1}
       - {name: app1, address: 192.0.2.80, role: server, segment: server}
       - {name: 203.0.113.1, address: 203.0.113.1, role: internet, segment: isp_upstream}
     names:
@@ -276,13 +277,29 @@ def parse_resolv_conf(text: str) -> list[str]:
     return servers
 
 
-def parse_default_gateway(route_table: str) -> str | None:
-    """Return the next hop of the default route in ``/proc/net/route`` text, None without."""
+def next_hop(route_table: str, address: str) -> str | None:
+    """Return the gateway of the best route to ``address`` in ``/proc/net/route`` text.
+
+    None when no route leads there, or the best one is on-link (no gateway).
+    """
+    wanted = struct.unpack("!L", socket.inet_aton(address))[0]
+    best: tuple[int, str | None] | None = None
     for line in route_table.splitlines()[1:]:
         fields = line.split()
-        if len(fields) >= 3 and fields[1] == "00000000" and fields[2] != "00000000":
-            return socket.inet_ntoa(struct.pack("<L", int(fields[2], 16)))
-    return None
+        if len(fields) < 8:
+            continue
+        destination, gateway, mask = (_route_field(fields[i]) for i in (1, 2, 7))
+        if wanted & mask != destination:
+            continue
+        length = bin(mask).count("1")
+        if best is None or length > best[0]:
+            best = (length, socket.inet_ntoa(struct.pack("!L", gateway)) if gateway else None)
+    return best[1] if best else None
+
+
+def _route_field(text: str) -> int:
+    # /proc/net/route prints addresses as host-order (little-endian) hex.
+    return struct.unpack("!L", struct.pack("<L", int(text, 16)))[0]
 
 
 def dns_query_packet(name: str, query_id: int) -> bytes:
@@ -538,11 +555,9 @@ class Vantage:
         return {t["address"]: lambda a=t["address"]: traceroute(a, hops, wait) for t in failed}
 
     def _targets_with_addresses(self) -> list[dict[str, Any]]:
-        gateway = None
-        if any(t["default_route"] for t in self.params["targets"]):
-            gateway = parse_default_gateway(_read("/proc/net/route"))
+        table = _read("/proc/net/route")
         return [
-            dict(t, address=gateway if t["default_route"] else t["address"])
+            dict(t, address=next_hop(table, t["next_hop_to"]) if t["next_hop_to"] else t["address"])
             for t in self.params["targets"]
             if t["name"] != self.name
         ]
@@ -574,7 +589,8 @@ class Vantage:
                 "reach",
                 name,
                 "failed",
-                f"{self.name} has no route to reach {name}: no default gateway is set.",
+                f"{self.name} has no gateway towards {target['next_hop_to']}: no route "
+                "through its LAN.",
                 segment=segment,
                 values={},
                 site=site,
@@ -770,7 +786,7 @@ def main() -> None:
     target_options = {
         "name": {"type": "str", "required": True},
         "address": {"type": "str"},
-        "default_route": {"type": "bool", "default": False},
+        "next_hop_to": {"type": "str"},
         "role": {
             "type": "str",
             "required": True,
