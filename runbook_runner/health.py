@@ -86,6 +86,7 @@ class HealthSettings:
     keep_runs: int = 10
     assignee: str = "on-duty technician"
     inventories: tuple[Path, ...] = ()
+    max_new_incidents: int = 50
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,15 @@ def health_settings(data_dir: Path | None = None) -> HealthSettings:
     """
     reader = load_config().reader("health")
     reader.reject_unknown(
-        {"textfile_dir", "summary_file", "timeout_seconds", "keep_runs", "assignee", "inventories"}
+        {
+            "textfile_dir",
+            "summary_file",
+            "timeout_seconds",
+            "keep_runs",
+            "assignee",
+            "inventories",
+            "max_new_incidents",
+        }
     )
     base = data_dir or settings.data_dir()
     textfile_dir = Path(reader.string("textfile_dir", str(base / "metrics")))
@@ -137,6 +146,7 @@ def health_settings(data_dir: Path | None = None) -> HealthSettings:
     timeout = reader.number("timeout_seconds", Fraction(300), low=Fraction(0))
     keep = reader.number("keep_runs", Fraction(10), low=Fraction(0), high=Fraction(1000))
     inventories = reader.string_list("inventories", ())
+    cap = reader.number("max_new_incidents", Fraction(50), low=Fraction(0), high=Fraction(10000))
     return HealthSettings(
         metrics_file=textfile_dir / METRICS_FILE,
         summary_file=summary,
@@ -144,6 +154,7 @@ def health_settings(data_dir: Path | None = None) -> HealthSettings:
         keep_runs=int(keep),
         assignee=reader.string("assignee", "on-duty technician"),
         inventories=tuple(_from_config_dir(reader.path, Path(p)) for p in inventories),
+        max_new_incidents=int(cap),
     )
 
 
@@ -495,11 +506,14 @@ def record_recovery(records: Records, incident: Mapping[str, Any], health: SiteH
 
 
 def reconcile_incidents(
-    records: Records, sweep: Sweep, assignee: str
+    records: Records, sweep: Sweep, assignee: str, max_new: int = 50
 ) -> dict[str, list[dict[str, Any]]]:
     """Open an incident per newly failing site, record the recovery of those that work again.
 
     A site with any open incident (whatever its channel) gets no second one.
+    At most ``max_new`` incidents are opened per sweep, in site order; the
+    other failing sites are listed as ``withheld`` and get theirs at the next
+    sweeps, so that a city-wide outage does not bury the office at once.
     Only the sweep's own incidents (channel ``monitoring``) are recovered by
     it; the others are the technician's to recheck.
 
@@ -509,13 +523,21 @@ def reconcile_incidents(
     open_by_site: dict[str, list[dict[str, Any]]] = {}
     for incident in records.list_incidents(open_only=True):
         open_by_site.setdefault(incident["site"], []).append(incident)
-    changes: dict[str, list[dict[str, Any]]] = {"opened": [], "recovered": [], "still_open": []}
+    changes: dict[str, list[dict[str, Any]]] = {
+        "opened": [],
+        "recovered": [],
+        "still_open": [],
+        "withheld": [],
+    }
     failing = [h for h in sweep.sites.values() if h.status == "failed"]
     names = _site_names() if any(h.site not in open_by_site for h in failing) else {}
     for health in failing:
         known = open_by_site.get(health.site)
         if known:
             changes["still_open"].append({"site": health.site, "incident": known[0]["id"]})
+            continue
+        if len(changes["opened"]) >= max_new:
+            changes["withheld"].append({"site": health.site, "incident": None})
             continue
         incident_id = open_site_incident(records, health, sweep, names, assignee)
         changes["opened"].append({"site": health.site, "incident": incident_id})
@@ -634,7 +656,9 @@ def run_health(data_dir: Path | None = None, inventories: Sequence[Path] = ()) -
         sweep.seconds = time.monotonic() - began
         if sweep.complete:
             with open_records(data_dir) as records:
-                sweep.incidents = reconcile_incidents(records, sweep, config.assignee)
+                sweep.incidents = reconcile_incidents(
+                    records, sweep, config.assignee, config.max_new_incidents
+                )
                 open_count = _open_monitoring(records)
             write_atomic(config.metrics_file, render_metrics(sweep, open_count))
         else:

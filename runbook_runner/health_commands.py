@@ -19,6 +19,8 @@ from runbook_runner import health
 from runbook_runner.errors import UsageError
 
 EXIT_INCOMPLETE = 3
+# Lines of failing sites and incidents printed before the rest is counted.
+SHOWN = 20
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -95,12 +97,23 @@ def _print(summary: dict[str, Any]) -> None:
     bad_shared = {k: v for k, v in summary["shared"].items() if v != "ok"}
     if bad_shared:
         print("Shared parts: " + ", ".join(f"{k} {v}" for k, v in bad_shared.items()) + ".")
-    for site in summary["failing_sites"]:
+    failing = summary["failing_sites"]
+    for site in failing[:SHOWN]:
         print(f"  {site['site']} FAILED ({', '.join(site['segments'])}): {site['messages'][0]}")
+    if len(failing) > SHOWN:
+        print(f"  ... and {len(failing) - SHOWN} more failing sites (see --json).")
     incidents = summary.get("incidents") or {}
     for key, verb in (("opened", "opened"), ("recovered", "recovery recorded for")):
-        for item in incidents.get(key, []):
+        items = incidents.get(key, [])
+        for item in items[:SHOWN]:
             print(f"Incident {item['incident']} {verb} site {item['site']}.")
+        if len(items) > SHOWN:
+            print(f"... and {len(items) - SHOWN} more incidents {verb.split()[0]}.")
+    if incidents.get("withheld"):
+        print(
+            f"{len(incidents['withheld'])} failing sites got no incident yet: more than"
+            " [health] max_new_incidents failed at once; the next sweeps open theirs."
+        )
     written = "written" if summary["metrics_written"] else "kept from the last complete sweep"
     print(f"Metrics: {summary['metrics_file']} ({written}).")
     print(f"Summary: {summary['summary_file']}")
