@@ -250,3 +250,21 @@ def test_interfaces_from_prefers_ifname_and_maps_states() -> None:
     assert records[1]["name"] == "opd1"
     assert (records[1]["admin"], records[1]["oper"]) == ("up", "lowerLayerDown")
     assert records[1]["in_errors"] == 3
+
+
+def test_split_columns_files_interleaved_rows_and_ends_each_column() -> None:
+    columns = {"admin": "1.3.6.1.2.1.2.2.1.7", "name": "1.3.6.1.2.1.31.1.1.1.1"}
+    rows: dict[str, dict[int, Any]] = {"admin": {}, "name": {}}
+    answer = [
+        ("1.3.6.1.2.1.2.2.1.7.1", 1),
+        ("1.3.6.1.2.1.31.1.1.1.1.1", "lo"),
+        ("1.3.6.1.2.1.2.2.1.7.2", 2),
+        ("1.3.6.1.2.1.31.1.1.1.1.2", "opd1"),
+        ("1.3.6.1.2.1.2.2.1.8.1", 1),  # the admin column has ended
+        ("1.3.6.1.2.1.31.1.1.1.1.3", "opd2"),
+    ]
+
+    pending = poll.split_columns(columns, dict(columns), answer, rows)
+
+    assert rows == {"admin": {1: 1, 2: 2}, "name": {1: "lo", 2: "opd1", 3: "opd2"}}
+    assert pending == {"name": "1.3.6.1.2.1.31.1.1.1.1.3"}

@@ -154,8 +154,9 @@ OPER_STATES = {
     7: "lowerLayerDown",
 }
 COUNTER32_MODULO = 2**32
-# A walk of one column never needs more requests than this on a sane agent;
-# the bound keeps a misbehaving agent from holding the task.
+# Rows asked per GETBULK request, and a bound on the requests of one table
+# walk, so that a misbehaving agent cannot hold the task.
+BULK_ROWS = 32
 MAX_WALK_CALLS = 50
 FPING_LINE = re.compile(
     r"^(?P<address>\S+)\s*:\s*xmt/rcv/%loss = (?P<sent>\d+)/(?P<received>\d+)/(?P<loss>\d+)%"
@@ -502,40 +503,64 @@ class SnmpSession:
             raise SnmpError(status.prettyPrint())
         return {str(name): value for name, value in var_binds}
 
-    async def walk(self, column: str) -> dict[int, Any]:
-        """Return the values of one table column by row index, empty when absent.
+    async def walk_columns(self, columns: dict[str, str]) -> dict[str, dict[int, Any]]:
+        """Walk several table columns side by side with GETBULK; return them by key.
+
+        One request carries every column still being walked, so a small
+        interface table takes one or two round trips instead of one walk per
+        column.
 
         Raises:
             SnmpError: no answer, an authentication failure or a PDU error.
         """
-        rows: dict[int, Any] = {}
-        walker = snmp.bulk_walk_cmd(
-            self.engine,
-            self.auth,
-            self.transport,
-            snmp.ContextData(),
-            0,
-            25,
-            snmp.ObjectType(snmp.ObjectIdentity(column)),
-            lookupMib=False,
-            lexicographicMode=False,
-            maxCalls=MAX_WALK_CALLS,
-        )
-        async for error, status, _, var_binds in walker:
+        rows: dict[str, dict[int, Any]] = {key: {} for key in columns}
+        pending = dict(columns)
+        for _ in range(MAX_WALK_CALLS):
+            if not pending:
+                break
+            error, status, _, var_binds = await snmp.bulk_cmd(
+                self.engine,
+                self.auth,
+                self.transport,
+                snmp.ContextData(),
+                0,
+                BULK_ROWS,
+                *(snmp.ObjectType(snmp.ObjectIdentity(oid)) for oid in pending.values()),
+                lookupMib=False,
+            )
             if error:
                 raise SnmpError(str(error))
             if status:
                 raise SnmpError(status.prettyPrint())
-            for name, value in var_binds:
-                if _is_exception_value(value):
-                    continue
-                rows[int(str(name).rsplit(".", 1)[1])] = value
+            pending = split_columns(columns, pending, list(var_binds), rows)
         return rows
 
-    async def walk_columns(self, columns: dict[str, str]) -> dict[str, dict[int, Any]]:
-        """Walk several columns concurrently; return them by the keys of ``columns``."""
-        tables = await asyncio.gather(*(self.walk(oid) for oid in columns.values()))
-        return dict(zip(columns, tables, strict=True))
+
+def split_columns(
+    columns: dict[str, str],
+    pending: dict[str, str],
+    var_binds: list[tuple[Any, Any]],
+    rows: dict[str, dict[int, Any]],
+) -> dict[str, str]:
+    """File one GETBULK answer into ``rows``; return the columns to walk on and where from.
+
+    The answer interleaves the requested columns row by row. A column ends at
+    the first name outside it or at an exception value (end of the MIB).
+    """
+    keys = list(pending)
+    ended: set[str] = set()
+    last: dict[str, str] = {}
+    for position, (name, value) in enumerate(var_binds):
+        key = keys[position % len(keys)]
+        oid = str(name)
+        if key in ended:
+            continue
+        if _is_exception_value(value) or not oid.startswith(columns[key] + "."):
+            ended.add(key)
+            continue
+        rows[key][int(oid.rsplit(".", 1)[1])] = value
+        last[key] = oid
+    return {key: last[key] for key in keys if key not in ended and key in last}
 
 
 def _is_exception_value(value: Any) -> bool:
