@@ -386,9 +386,9 @@ class Records:
         return attempt_id
 
     def steps(self, incident_id: str) -> list[dict[str, Any]]:
-        """Return every step attempt of an incident, in the order they started."""
+        """Return every step attempt of an incident, in the order they were stored."""
         rows = self.connection.execute(
-            "SELECT * FROM step_attempts WHERE incident_id = ? ORDER BY started_at, id",
+            "SELECT * FROM step_attempts WHERE incident_id = ? ORDER BY id",
             (incident_id,),
         )
         return [_decode(row) for row in rows]
