@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_runner import checks as check_schema
-from runbook_runner import settings
+from runbook_runner import run_guard, settings
 from runbook_runner.errors import RunbookError
 from runbook_runner.records import now
 from runbook_runner.steps import CHECK_STEPS, COMBINED_PLAYBOOK, Step, step
@@ -159,7 +159,8 @@ class _RunState:
         self.on_step(result)
 
     def collect(self, res: Mapping[str, Any]) -> None:
-        items = res.get("results") if isinstance(res.get("results"), list) else [res]
+        results = res.get("results")
+        items: list[Any] = results if isinstance(results, list) else [res]
         for item in items:
             stats = item.get("ansible_stats") if isinstance(item, Mapping) else None
             data = stats.get("data", {}) if isinstance(stats, Mapping) else {}
@@ -316,16 +317,21 @@ def run_steps(
         private_dir if index == 0 else private_dir / f"g{index}" for index in range(len(groups))
     ]
     started = time.monotonic()
-    common = {
-        "sequencer": sequencer,
-        "timeout": timeout,
-        "playbook": playbook,
-        "inventories": inventories,
-        "control_prefix": _control_prefix(incident_id, data_dir),
-    }
+    control_prefix = _control_prefix(incident_id, data_dir)
     with ThreadPoolExecutor(max_workers=len(groups)) as pool:
         futures = [
-            pool.submit(_run_once, incident_id, site, wanted=group, private_dir=folder, **common)
+            pool.submit(
+                _run_once,
+                incident_id,
+                site,
+                wanted=group,
+                private_dir=folder,
+                control_prefix=control_prefix,
+                sequencer=sequencer,
+                timeout=timeout,
+                playbook=playbook,
+                inventories=inventories,
+            )
             for group, folder in zip(groups, dirs, strict=True)
         ]
         results = [future.result() for future in futures]
@@ -410,23 +416,30 @@ def _run_once(
     }
     started = time.monotonic()
     log.info("%s: running steps %s for site %s", incident_id, tags, site)
-    try:
-        runner = ansible_runner.run(
-            private_data_dir=str(private_dir),
-            project_dir=str(settings.PLAYBOOK_DIR),
-            playbook=str(playbook),
-            inventory=[str(path) for path in inventories] or str(settings.inventory_path()),
-            ident=run_id,
-            tags=tags,
-            envvars=envvars,
-            timeout=timeout,
-            event_handler=state.handle,
-            quiet=True,
-            rotate_artifacts=0,
-        )
-    finally:
-        _end_ssh_masters(control_dir)
-        _scrub(private_dir, private_dir / "artifacts" / run_id)
+    # The guard ends the run's processes even when the runbook is killed; the
+    # status handler strips the environment from the command artifact as soon
+    # as ansible-runner has written it, before ansible-playbook starts.
+    with run_guard.guard(private_dir, run_id) as marker:
+        try:
+            runner = ansible_runner.run(
+                private_data_dir=str(private_dir),
+                project_dir=str(settings.PLAYBOOK_DIR),
+                playbook=str(playbook),
+                inventory=[str(path) for path in inventories] or str(settings.inventory_path()),
+                ident=run_id,
+                tags=tags,
+                envvars={**envvars, **marker},
+                timeout=timeout,
+                event_handler=state.handle,
+                status_handler=lambda _status, runner_config: run_guard.strip_command_env(
+                    Path(runner_config.artifact_dir)
+                ),
+                quiet=True,
+                rotate_artifacts=0,
+            )
+        finally:
+            _end_ssh_masters(control_dir)
+            _scrub(private_dir, private_dir / "artifacts" / run_id)
     why = f"the run timed out after {timeout} s" if runner.status == "timeout" else None
     state.finish(None, note=f"cut short: {why or 'the run ' + str(runner.status)}")
     _account_missing(state, why or f"the run {runner.status}")

@@ -414,11 +414,11 @@ def latest_checks(records: Records, incident_id: str) -> tuple[list[dict[str, An
     checks: list[dict[str, Any]] = []
     missing = []
     for wanted in CHECK_STEPS:
-        attempt = latest.get(wanted.number)
-        if attempt is None or not attempt["evidence"]:
+        found = latest.get(wanted.number)
+        if found is None or not found["evidence"]:
             missing.append(wanted.key)
             continue
-        checks.extend(attempt["evidence"])
+        checks.extend(found["evidence"])
     return checks, missing
 
 
@@ -538,7 +538,9 @@ def document_context(
     isp = None
     if incident["isp_provider"]:
         entry = isps.get(incident["isp_provider"]) or {}
-        isp_finding = next((f for f in cause.get("findings", []) if f.get("provider")), {})
+        isp_finding: dict[str, Any] = next(
+            (f for f in cause.get("findings", []) if f.get("provider")), {}
+        )
         isp = {
             "key": incident["isp_provider"],
             "name": entry.get("name", incident["isp_provider"]),
@@ -692,7 +694,8 @@ def escalate_if_due(records: Records, incident_id: str, lang: str = "id") -> str
 
         sla = sla_of(incident)
         already = [e["reason"] for e in records.escalations(incident_id)]
-        reason = escalation.decide_escalation(sla and sla.get("status"), False, already)
+        status = sla.get("status") if sla else None
+        reason = escalation.decide_escalation(status, False, already)
         if reason is None:
             return None
         official = load_config().escalation.official()

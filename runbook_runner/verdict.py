@@ -712,9 +712,9 @@ def decide(
     moved = _user_side_only(symptoms, relevant, facts)
     remaining, consequences, explains = _explain(symptoms, relevant, facts)
     findings = _to_findings(remaining, consequences, relevant, facts)
-    for segment, rules in explains.items():
+    for segment, explained in explains.items():
         if segment in findings:
-            findings[segment].explains.extend(rules)
+            findings[segment].explains.extend(explained)
     rules: list[str] = sorted({r for f in findings.values() for r in f.rules})
     rules += sorted({c["rule"] for c in [*consequences, *moved]})
     _apply_physical(findings, facts, physical, rules)
