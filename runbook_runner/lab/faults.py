@@ -82,12 +82,15 @@ def heal(lab: LabDir, topology: Topology, names: list[str]) -> list[str]:
         if name in topology.faults
         for action in topology.faults[name].actions
     }
-    undo = []
+    undo: list[FaultAction] = []
     for name in reversed(healing):
         if name in topology.faults:
             undo.extend(a for a in reversed(topology.faults[name].actions) if a.key not in held)
-    started = []
-    for action in _unique(undo):
+    # Links, rules and zones first, daemons last: a daemon starts into the
+    # healed state, and no reload signal reaches a named still starting.
+    undo = sorted(_unique(undo), key=lambda action: action.kind == "stop")
+    started: list[tuple[str, str]] = []
+    for action in undo:
         started.extend(_undo(lab, topology, action))
     if _link_ends(undo):
         network.reapply_routes(topology)

@@ -35,6 +35,8 @@ V3_USER = "batiknet-ops"
 # NET-SNMP-AGENT-MIB::nsCacheTimeout of the ifTable cache: 0 makes every
 # request read the interfaces afresh, so a link set down shows at once.
 IF_CACHE_TIMEOUT_OID = "1.3.6.1.4.1.8072.1.5.3.1.2.1.3.6.1.2.1.2.2"
+_WRAPPER_NAMES = ("ip", "unshare", "sh")
+WRAPPER_GRACE = 10.0
 _PROCESS_NAMES = {"sshd": "sshd", "snmpd": "snmpd", "named": "named", "http": "busybox"}
 
 
@@ -147,28 +149,28 @@ def write_files(lab: LabDir, topology: Topology, credentials: Credentials) -> No
     _write_ssh_trust(lab, topology, ssh_hosts)
 
 
-def _start_keygens(lab: LabDir, hosts: list[Namespace]) -> list[subprocess.Popen[bytes]]:
+def _start_keygens(
+    lab: LabDir, hosts: list[Namespace]
+) -> list[tuple[list[str], subprocess.Popen[bytes]]]:
     lab.ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
     jobs = [(lab.ssh / "id_ed25519", "batiknet-lab")]
     for ns in hosts:
         lab.host(ns.name).mkdir(mode=0o700, parents=True, exist_ok=True)
         jobs.append((lab.host(ns.name) / "ssh_host_ed25519_key", f"root@{ns.name}"))
-    processes = []
+    processes: list[tuple[list[str], subprocess.Popen[bytes]]] = []
     for path, comment in jobs:
         path.unlink(missing_ok=True)
         argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)]
-        processes.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        keygen = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        processes.append((argv, keygen))
     return processes
 
 
-def _finish_keygens(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
+def _finish_keygens(processes: list[tuple[list[str], subprocess.Popen[bytes]]]) -> None:
+    for argv, process in processes:
         _, stderr = process.communicate(timeout=20)
         if process.returncode != 0:
-            raise _system.LabCommandError(
-                [str(arg) for arg in process.args],
-                stderr.decode(errors="replace"),  # type: ignore[union-attr]
-            )
+            raise _system.LabCommandError(argv, stderr.decode(errors="replace"))
 
 
 def _write_ssh_trust(lab: LabDir, topology: Topology, hosts: list[Namespace]) -> None:
@@ -299,13 +301,18 @@ def start(lab: LabDir, ns: Namespace, service: str) -> int:
 
 def pid_of(lab: LabDir, namespace: str, service: str) -> int | None:
     """Return the pid of a running daemon, ``None`` when it does not run."""
+    path = lab.pid_file(namespace, service)
     try:
-        pid = int(lab.pid_file(namespace, service).read_text().strip())
+        pid = int(path.read_text().strip())
+        age = time.time() - path.stat().st_mtime
     except (OSError, ValueError):
         return None
     name = _system.process_name(pid)
-    # The wrapper is still becoming the daemon for a few milliseconds.
-    if name in (_PROCESS_NAMES[service], "ip", "unshare", "sh"):
+    if name == _PROCESS_NAMES[service]:
+        return pid
+    # Just after the start the wrapper is still becoming the daemon; an old
+    # pid file naming a shell is a recycled pid, not ours.
+    if name in _WRAPPER_NAMES and age < WRAPPER_GRACE:
         return pid
     return None
 
@@ -407,5 +414,5 @@ def soa_serial(server: str, zone: str, timeout: float = 1.0) -> int | None:
         return None
     for rrset in answer.answer:
         if rrset.rdtype == dns.rdatatype.SOA:
-            return int(rrset[0].serial)  # type: ignore[attr-defined]
+            return int(rrset[0].serial)
     return None

@@ -89,7 +89,8 @@ class LabDir:
 
     def read_state(self) -> dict[str, Any]:
         """Return the recorded state, empty when there is none or it is unreadable."""
-        return _read_json(self.state_file, {})
+        state = _read_json(self.state_file, {})
+        return state if isinstance(state, dict) else {}
 
     def write_state(self, **values: Any) -> None:
         _write_json(self.state_file, {**self.read_state(), **values})
