@@ -281,6 +281,7 @@ def open_incident(
         with incident_lock(incident_id, data_dir):
             _record_intake(records, incident_id)
             _run_and_conclude(_Session(records, variables, options, data_dir), incident_id)
+        escalate_if_due(records, incident_id, options.lang)
         return summary(records, incident_id)
 
 
@@ -318,6 +319,7 @@ def resume_incident(
             )
         _record_intake(records, incident_id)
         _run_and_conclude(_Session(records, variables, options, data_dir), incident_id)
+        escalate_if_due(records, incident_id, options.lang)
         return summary(records, incident_id)
 
 

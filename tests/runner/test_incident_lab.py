@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -162,23 +161,21 @@ def test_kill_during_step_6_then_resume_gives_a_complete_record(
 ) -> None:
     env = {**os.environ, "RUNBOOK_DATA_DIR": str(tmp_path)}
     argv = [str(RUNBOOK), "incident", "--site", "opd1", *LETTER, "--complaint", "x", "--no-notify"]
-    process = subprocess.Popen(
+    with subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
         stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    seen = []
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    for line in process.stdout:
-        seen.append(line)
-        if line.startswith("6. ") and ":" not in line:
-            break
-        assert time.monotonic() < deadline, "".join(seen)
-    incident = _only_incident(tmp_path)
-    busy = runbook(tmp_path, "recheck", incident)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
-    assert busy.returncode != 0 and f"pid {process.pid}" in busy.stderr, busy.stderr
+    ) as process:  # fmt: skip
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith("6. ") and ":" not in line:
+                break  # step 6 has started
+        incident = _only_incident(tmp_path)
+        busy = runbook(tmp_path, "recheck", incident)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    assert busy.returncode != 0 and f"pid {process.pid}" in busy.stderr, busy.stderr + "".join(seen)
 
     resumed = run_json(tmp_path, "incident", "--resume", incident, "--no-notify")
     completed = [s["step"] for s in resumed["steps"] if s["outcome"] != "interrupted"]
