@@ -24,6 +24,18 @@ from lab.helpers import LabAccess, lab_root, runbook
 LAB_LOCK = Path("/run/lock/batiknet-lab.lock")
 
 
+REBUILDING_TESTS = "test_lab_updown.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests that take the lab down and up again last.
+
+    A rebuilt lab has fresh secrets, host keys and monitoring data; every
+    other test then sees the one lab the session started with.
+    """
+    items.sort(key=lambda item: item.path.name == REBUILDING_TESTS)
+
+
 def _holding_lock() -> IO[str]:
     LAB_LOCK.parent.mkdir(parents=True, exist_ok=True)
     handle = LAB_LOCK.open("a")
