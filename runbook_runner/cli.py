@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "runbook_runner.incident_commands",
     "runbook_runner.evaluation_commands",
     "runbook_runner.health_commands",
+    "runbook_runner.inventory_commands",
 )
 
 log = logging.getLogger(__name__)
