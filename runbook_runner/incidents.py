@@ -127,13 +127,16 @@ def _text(value: str, what: str, *, limit: int = MAX_TEXT) -> str:
 
 
 def inventory_vars() -> dict[str, Any]:
-    """Return the shared variables of the inventory (``batiknet_sites``...).
+    """Return the shared variables of the inventory (``batiknet_sites``...), checked first.
 
     Raises:
+        InventoryError: the inventory has a mistake (bad address, duplicate,
+            missing SNMP settings, a site naming what does not exist...).
         RunbookError: the inventory cannot be read.
     """
-    from runbook_runner import recipients
+    from runbook_runner import inventory_check, recipients
 
+    inventory_check.ensure_valid([settings.inventory_path()])
     return recipients.load_inventory_vars().values
 
 
