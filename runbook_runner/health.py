@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from runbook_runner import execution, settings
+from runbook_runner import execution, inventory_check, settings
 from runbook_runner.config import load_config
 from runbook_runner.errors import RunbookError
 from runbook_runner.records import Records, now, open_records
@@ -634,11 +634,14 @@ def run_health(data_dir: Path | None = None, inventories: Sequence[Path] = ()) -
     Raises:
         HealthBusyError: another sweep is running.
         ConfigError: the ``[health]`` section is wrong.
+        InventoryError: an inventory has a mistake; nothing was polled.
         ExecutionError: the playbook cannot be run at all.
         RecordsError: the incident records cannot be written.
         OSError: the metrics or the summary cannot be written.
     """
     config = health_settings(data_dir)
+    sources = tuple(inventories) or config.inventories or (settings.inventory_path(),)
+    inventory_check.ensure_valid(sources)
     with health_lock(data_dir):
         execution.end_leftover_runs(RUN_KEY, data_dir)
         started_at = now()
