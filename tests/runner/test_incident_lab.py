@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +186,7 @@ def test_kill_during_step_6_then_resume_gives_a_complete_record(
 
 def _only_incident(data_dir: Path) -> str:
     # The incident is recorded before step 4 starts, long before step 6.
-    with sqlite3.connect(data_dir / "runbook.db") as db:
+    with closing(sqlite3.connect(data_dir / "runbook.db")) as db:
         rows = db.execute("SELECT id FROM incidents").fetchall()
     assert len(rows) == 1, rows
     return str(rows[0][0])
