@@ -15,6 +15,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -481,7 +482,7 @@ def _demo_story(lang: str) -> dict[str, Any]:
         incident_id = result["incident"]
 
         _say("Step 8: the ISP answers the ticket with its reference and estimate")
-        eta = incidents.now()
+        eta = (datetime.now(UTC) + timedelta(hours=2)).isoformat(timespec="minutes")
         result = incidents.record_isp(incident_id, "LDP-DEMO-0001", eta, "NOC Lintas Data Pesisir")
         print(f"  ISP reference {result['isp']['ref']}")
 
