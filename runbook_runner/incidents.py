@@ -780,7 +780,7 @@ def recheck(
     Raises:
         IncidentNotFoundError: no such incident.
         IncidentBusyError: a run holds it.
-        IncidentStateError: it is closed.
+        IncidentStateError: it is closed, or has no verdict yet (resume it first).
     """
     documents.check_lang(options.lang)
     variables = inventory_vars()
@@ -790,6 +790,11 @@ def recheck(
         incident = records.get_incident(incident_id)
         if incident["state"] == "closed":
             raise IncidentStateError(f"{incident_id} is closed", hint="nothing to check again")
+        if incident["verdict"] is None:
+            raise IncidentStateError(
+                f"{incident_id} has not been through steps 4-7 yet",
+                hint=f"carry it on first: runbook incident --resume {incident_id}",
+            )
         session = _Session(records, variables, options, data_dir)
         for attempt in range(1, limit + 1):
             records.add_event(incident_id, "recheck", f"recheck attempt {attempt}")
