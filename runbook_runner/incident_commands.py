@@ -186,6 +186,7 @@ def _progress_printer(as_json: bool) -> tuple[Callable[[execution.Progress], Non
         def show(item: execution.Progress) -> None:
             if item.kind == "step_finished":
                 console.print(f"[bold]{item.message}[/bold]", markup=True, highlight=False)
+                status.update("Waiting for the other steps...")
             elif item.kind == "task":
                 status.update(f"{item.step.title() if item.step else ''}: {item.message}")
 
