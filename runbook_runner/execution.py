@@ -402,9 +402,12 @@ def _run_once(
     """Run ``playbook`` once for the steps ``wanted``; return what it gathered."""
     import ansible_runner
 
-    (private_dir / "env").mkdir(parents=True, exist_ok=True, mode=0o700)
-    (private_dir / "env" / "extravars").write_text(_unsafe_yaml({"site": site}), encoding="utf-8")
     control_dir = Path(tempfile.mkdtemp(prefix=control_prefix))
+    # The control path as an extra variable beats an inventory's own: this
+    # run's SSH masters are its own, and are ended with it.
+    extravars = {"site": site, "ansible_control_path_dir": str(control_dir)}
+    (private_dir / "env").mkdir(parents=True, exist_ok=True, mode=0o700)
+    (private_dir / "env" / "extravars").write_text(_unsafe_yaml(extravars), encoding="utf-8")
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     state = _RunState(list(wanted), sequencer.progress, sequencer.step)
     tags = ",".join(f"step{s.number}" for s in wanted)
