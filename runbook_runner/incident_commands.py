@@ -389,6 +389,11 @@ def _print_human(result: dict[str, Any]) -> None:
     print(f"{result['incident']}  {result['opd_name']} ({result['site']})  state {result['state']}")
     print(f"  connected: {connected}")
     print(f"  segment:   {', '.join(result['segments'] or []) or result['segment'] or '-'}")
+    latest = result.get("latest") or {}
+    if latest.get("time"):
+        now_segments = ", ".join(latest["segments"]) or "none"
+        print(f"  now:       connected {_yes_no(latest['connected'])}, faults: {now_segments}"
+              f" (recheck at {documents.office_time(latest['time'])})")  # fmt: skip
     print(f"  branch:    {result['branch'] or '-'}   confidence: {result['confidence'] or '-'}")
     for finding in result["findings"]:
         owner = (

@@ -801,20 +801,16 @@ def recheck(
             _run_steps(session, incident_id, CHECK_STEPS)
             verdict = _decide(records, incident_id, variables)
             healthy = verdict["connected"] is True and not verdict["findings"]
+            # The diagnosis (segment, verdict) stays the cause; a recheck only
+            # says whether the site is connected now.
             records.update_incident(
-                incident_id,
-                connected=verdict["connected"],
-                degraded=verdict["degraded"],
-                segment=verdict["segment"],
-                segments=verdict["segments"],
-                confidence=verdict["confidence"],
-                verdict=verdict,
+                incident_id, connected=verdict["connected"], degraded=verdict["degraded"]
             )
             records.add_event(
                 incident_id,
-                "verdict",
+                "recheck_verdict",
                 f"recheck {attempt}: connected={verdict['connected']} segment={verdict['segment']}",
-                {"segments": verdict["segments"], "healthy": healthy},
+                {"latest": _latest_of(verdict), "healthy": healthy},
             )
             if healthy:
                 _resolve(session, incident_id)
@@ -890,6 +886,10 @@ def summary(records: Records, incident_id: str) -> dict[str, Any]:
     """Return the incident as one JSON-ready object (the ``--json`` output)."""
     incident = records.get_incident(incident_id)
     verdict = incident["verdict"] or {}
+    latest = _latest_of(verdict)
+    for event in records.events(incident_id):
+        if event["kind"] == "recheck_verdict":
+            latest = event["data"]["latest"] | {"time": event["time"]}
     return {
         "incident": incident_id,
         "state": incident["state"],
@@ -936,4 +936,19 @@ def summary(records: Records, incident_id: str) -> dict[str, Any]:
         ],
         "escalations": records.escalations(incident_id),
         "sla": sla_of(incident),
+        "latest": latest,
+    }
+
+
+def _latest_of(verdict: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the part of a verdict that says how the site is now."""
+    return {
+        "connected": verdict.get("connected"),
+        "degraded": verdict.get("degraded"),
+        "segment": verdict.get("segment"),
+        "segments": verdict.get("segments", []),
+        "findings": [
+            {key: f.get(key) for key in ("segment", "status", "summary")}
+            for f in verdict.get("findings", [])
+        ],
     }
