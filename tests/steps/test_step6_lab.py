@@ -51,25 +51,28 @@ def test_step6_unknown_site_fails_early_naming_the_known_sites(tmp_path: Path) -
     assert "Unknown site 'nowhere'" in output and "opd1, opd2, opd3" in output, output
 
 
-# Per fault: the targets whose checks must fail, with a word the message must hold;
-# the checks of the servers the fault leaves alone stay ok.
+# Per fault: the targets whose checks must fail, with words one of which the message
+# holds; the checks of the servers the fault leaves alone stay ok. A stopped server
+# refuses (ICMP port unreachable), but the kernel rate-limits those ICMP errors, so a
+# burst of queries may also see a timeout.
+DOWN = ("connection refused", "no answer within")
 FAULTS = [
     pytest.param(
         "dns1-down",
-        {f"bn-dns1/{name}": "no answer" for name in NAMES} | {"bn-dns1/batiknet.test": ""},
+        {f"bn-dns1/{name}": DOWN for name in NAMES} | {"bn-dns1/batiknet.test": DOWN},
         # The secondary's serial cannot be compared without the primary's.
         {"bn-dns2/batiknet.test"},
         id="dns1-down",
     ),
     pytest.param(
         "dns-all-down",
-        {f"{server}/{name}": "no answer" for server in SERVERS for name in NAMES},
+        {f"{server}/{name}": DOWN for server in SERVERS for name in NAMES},
         {"bn-dns1/batiknet.test", "bn-dns2/batiknet.test"},
         id="dns-all-down",
     ),
     pytest.param(
         "dns1-wrong-answer",
-        {"bn-dns1/portal.batiknet.test": "got 198.18.10.99; expected 198.18.10.80"},
+        {"bn-dns1/portal.batiknet.test": ("got 198.18.10.99; expected 198.18.10.80",)},
         set(),
         id="dns1-wrong-answer",
     ),
@@ -79,7 +82,11 @@ FAULTS = [
 @pytest.mark.lab
 @pytest.mark.parametrize(("fault", "failing", "touched"), FAULTS)
 def test_step6_reports_the_fault_naming_server_name_and_expectation(
-    lab_fault: Fault, tmp_path: Path, fault: str, failing: dict[str, str], touched: set[str]
+    lab_fault: Fault,
+    tmp_path: Path,
+    fault: str,
+    failing: dict[str, tuple[str, ...]],
+    touched: set[str],
 ) -> None:
     with lab_fault(fault):
         checks, runner = run_step(PLAYBOOK, {"site": "opd1"}, private_dir=tmp_path)
@@ -88,11 +95,11 @@ def test_step6_reports_the_fault_naming_server_name_and_expectation(
     assert runner.rc == 0, output
     validate_checks(checks)
     by_target = {c["target"]: c for c in checks}
-    for target, wording in failing.items():
+    for target, wordings in failing.items():
         found = by_target.get(target)
         assert found is not None, f"no check of {target}\n{output}"
         assert (found["status"], found["segment"]) == ("failed", "dns"), f"{found}\n{output}"
-        assert wording in found["message"], f"{found}\n{output}"
+        assert any(word in found["message"] for word in wordings), f"{found}\n{output}"
         server, name = target.split("/")
         assert server in found["message"] and name in found["message"], f"{found}\n{output}"
     untouched = [c for c in checks if c["target"] not in set(failing) | touched]

@@ -11,6 +11,7 @@ answer is a failed check, never a failed task.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +20,11 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.batiknet_check import make_check
 
 try:
+    import dns.asyncbackend
     import dns.asyncquery
     import dns.exception
     import dns.flags
+    import dns.inet
     import dns.message
     import dns.name
     import dns.rcode
@@ -235,15 +238,28 @@ def serial_behind(serial: int, reference: int) -> bool:
 
 
 async def ask(server: dict[str, Any], name: str, rtype: str, timeout: float) -> Answer:
-    """Ask ``server`` one question; a timeout or a network error is an answer too."""
+    """Ask ``server`` one question; a timeout or a network error is an answer too.
+
+    The socket is connected to the server, so that "nothing listens on port
+    53" (an ICMP port unreachable) comes back at once as a refused
+    connection instead of waiting out the timeout.
+    """
     query = dns.message.make_query(name, rtype)
+    address, port = server["address"], server.get("port") or 53
     started = time.monotonic()
     try:
-        response = await dns.asyncquery.udp(
-            query, server["address"], timeout=timeout, port=server.get("port") or 53
-        )
+        backend = dns.asyncbackend.get_backend("asyncio")
+        family = dns.inet.af_for_address(address)
+        async with await backend.make_socket(
+            family, socket.SOCK_DGRAM, 0, None, (address, port)
+        ) as sock:
+            response = await dns.asyncquery.udp(
+                query, address, timeout=timeout, port=port, sock=sock
+            )
     except dns.exception.Timeout:
         return Answer(error=f"no answer within {timeout:g} s")
+    except ConnectionRefusedError:
+        return Answer(error=f"connection refused: nothing listens on port {port}")
     except OSError as error:
         return Answer(error=f"network error: {error.strerror or error}")
     except dns.exception.DNSException as error:
