@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -166,18 +165,22 @@ def _preflight() -> None:
 
 
 def _spawn(root: Path, name: str, argv: list[str]) -> None:
+    # posix_spawn, not Popen: the daemon outlives this process, and a Popen
+    # object collected while its child runs is a ResourceWarning.
     log_path = root / f"{name}.log"
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            cwd=root,
-            start_new_session=True,
-        )
-    (root / f"{name}.pid").write_text(f"{process.pid}\n", encoding="utf-8")
-    log.debug("monitoring: %s started, pid %d", name, process.pid)
+    pid = os.posix_spawn(
+        argv[0],
+        argv,
+        {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
+    (root / f"{name}.pid").write_text(f"{pid}\n", encoding="utf-8")
+    log.debug("monitoring: %s started, pid %d", name, pid)
 
 
 def _our_pid(root: Path, name: str) -> int | None:

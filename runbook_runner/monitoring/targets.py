@@ -1,8 +1,8 @@
 """The monitoring system's target lists (Prometheus file_sd), made from the lab's topology.
 
 Every target carries the labels the alerting rules and the step-5 playbook
-rely on: ``name`` (the inventory name of the host, or ``host:interface`` for
-a port), ``role``, ``segment`` (docs/result-contract.md's words) and, for a
+rely on: ``name`` (the inventory name of the host, or the address of the
+Internet target), ``role``, ``segment`` (docs/result-contract.md's words) and, for a
 site's hosts, ``site``. The jobs of ``monitoring/prometheus.yml`` read
 ``targets/icmp*.yml``, ``targets/dns*.yml`` and ``targets/http*.yml``.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from runbook_runner.lab.topology import Namespace, Topology
+from runbook_runner.lab.topology import Topology
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def group(target: str, name: str, role: str, segment: str, site: str | None = No
 
 def lab_targets(topology: Topology) -> dict[str, list[Group]]:
     """Return the target groups of the lab by probe kind: ``icmp``, ``dns`` and ``http``."""
-    icmp = [*_hosts(topology), *_core_ports(topology), *_internet(topology)]
+    icmp = [*_hosts(topology), *_internet(topology)]
     dns = [
         group(ns.management_address, ns.name, "dns_server", "dns")
         for ns in topology.namespaces.values()
@@ -65,30 +65,11 @@ def _hosts(topology: Topology) -> Iterator[Group]:
             log.warning("%s: role %r has no monitoring label; not probed", ns.name, ns.role)
 
 
-def _core_ports(topology: Topology) -> Iterator[Group]:
-    # The core's own address on each site's access link: it stops answering
-    # when the port is down at the core, not when the far end is.
-    for a, b in topology.links:
-        for core_end, far_end in ((a, b), (b, a)):
-            core = topology.namespaces[core_end.namespace]
-            far = topology.namespaces[far_end.namespace]
-            if core.role == "core router" and far.role == "site gateway":
-                address = _address_of(core, core_end.interface)
-                if address:
-                    name = f"{core.name}:{core_end.interface}"
-                    yield group(address, name, "core_port", "core", far.site)
-
-
 def _internet(topology: Topology) -> Iterator[Group]:
     for ns in topology.namespaces.values():
         if ns.role == "upstream ISP edge" and "http" in ns.services:
             address = str(ns.services["http"]["listen"])
             yield group(address, address, "internet", "isp_upstream")
-
-
-def _address_of(ns: Namespace, interface: str) -> str | None:
-    addresses = ns.addresses.get(interface) or ()
-    return addresses[0].split("/")[0] if addresses else None
 
 
 def write_targets(directory: Path, targets: dict[str, list[Group]]) -> list[Path]:

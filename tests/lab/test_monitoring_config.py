@@ -61,8 +61,7 @@ def test_lab_targets_label_every_host_with_role_segment_and_site(tmp_path: Path)
         "segment": "opd_gateway",
         "site": "opd1",
     }
-    assert labels["bn-core:opd2"]["role"] == "core_port"
-    assert labels["bn-core:opd2"]["site"] == "opd2"
+    assert labels["bn-opd2-pc"]["segment"] == "user_lan"
     assert labels["198.19.255.1"]["segment"] == "isp_upstream"
     assert "site" not in labels["bn-dns1"]
     assert {g["labels"]["name"] for g in targets["dns"]} == {"bn-dns1", "bn-dns2"}
