@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = PROJECT_DIR / "lab" / "templates"
 READY_TIMEOUT = 10.0
-V3_USER = "batiknet-ops"
+V3_USER_PREFIX = "bnops-"
 # NET-SNMP-AGENT-MIB::nsCacheTimeout of the ifTable cache: 0 makes every
 # request read the interfaces afresh, so a link set down shows at once.
 IF_CACHE_TIMEOUT_OID = "1.3.6.1.4.1.8072.1.5.3.1.2.1.3.6.1.2.1.2.2"
@@ -59,10 +59,10 @@ class Credentials:
 
 
 def make_credentials(lab: LabDir) -> Credentials:
-    """Make fresh random SNMP credentials and store them under ``secrets/`` (mode 0600)."""
+    """Make a random community and SNMPv3 user with keys; store them under ``secrets/`` (0600)."""
     credentials = Credentials(
         community=f"bn{secrets.token_hex(8)}",
-        v3_user=V3_USER,
+        v3_user=f"{V3_USER_PREFIX}{secrets.token_hex(4)}",
         v3_auth_key=secrets.token_hex(12),
         v3_priv_key=secrets.token_hex(12),
     )
