@@ -49,6 +49,11 @@ options:
   site:
     description: The site of the vantage point, for a site's probe host.
     type: str
+  address:
+    description:
+      - The address the ops host reached the vantage point at; the module's first check
+        records that the ops host reached it (over SSH, or locally).
+    type: str
   targets:
     description: The hosts to ping.
     type: list
@@ -181,7 +186,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 checks:
-  description: The check records (ssh excluded, the role adds it).
+  description: The check records, the C(ssh) one first.
   returned: always
   type: list
   elements: dict
@@ -193,6 +198,10 @@ quality:
   description: ok, degraded (reached with loss) or failed (not connected).
   returned: always
   type: str
+seconds:
+  description: How long the probes took.
+  returned: always
+  type: float
 """
 
 STEP = "connectivity"
@@ -507,8 +516,9 @@ class Vantage:
         return record
 
     def run(self) -> dict[str, Any]:
-        """Probe everything, concurrently; return checks, connected and quality."""
+        """Probe everything, concurrently; return checks, connected, quality and seconds."""
         started = time.monotonic()
+        self._reached()
         targets = self._targets_with_addresses()
         nameservers = self._nameservers()
         background = Jobs(self._name_jobs(nameservers) | self._http_jobs())
@@ -522,7 +532,25 @@ class Vantage:
         self._http_checks(results)
         bound = self.params["traceroute_wait"] * 3 + 3.0
         self._trace_checks(targets, traces.collect(time.monotonic() + bound))
-        return self._verdict(targets)
+        return self._verdict(targets) | {"seconds": round(time.monotonic() - started, 2)}
+
+    def _reached(self) -> None:
+        # The module runs on the vantage point: the ops host reached it.
+        address = self.params["address"] or self.name
+        self.checks.append(
+            make_check(
+                STEP,
+                "ssh",
+                "ops",
+                self.name,
+                "ok",
+                f"The ops host reaches {self.name} ({address}) over SSH.",
+                self.params["vantage_segment"],
+                self.site,
+                {"address": address},
+                time=self.time,
+            )
+        )
 
     def _ping(self, targets: list[dict[str, Any]]) -> str:
         addresses = list(dict.fromkeys(t["address"] for t in targets if t["address"]))
@@ -800,6 +828,7 @@ def main() -> None:
             "vantage": {"type": "str", "required": True},
             "vantage_segment": {"type": "str", "required": True},
             "site": {"type": "str"},
+            "address": {"type": "str"},
             "targets": {
                 "type": "list",
                 "elements": "dict",
