@@ -34,6 +34,7 @@ CHECK_KINDS = (
     "http",
     "ssh",
     "traceroute",
+    "connected",
 )
 
 _NON_EMPTY = {"type": "string", "minLength": 1}
