@@ -50,6 +50,9 @@ _SEGMENT_RANK = {
 _FAILING = ("failed", "degraded")
 # Checks too noisy to make a finding alone (a few discards on a healthy port).
 WEAK_CHECKS = frozenset({"counters"})
+# History (a restart, the last hour's availability), a summary of other checks
+# (step 7's "connected") and the monitoring API itself are no symptoms.
+NOT_SYMPTOMS = frozenset({"uptime", "availability", "connected", "monitoring_api"})
 _CONFIDENCE = ("low", "medium", "high")
 
 
@@ -386,8 +389,7 @@ class Finding:
 def _symptoms(checks: Iterable[Check]) -> dict[str, list[Check]]:
     bysegment: dict[str, list[Check]] = {}
     for check in checks:
-        # Uptime is history and "connected" a summary of other checks: no symptoms.
-        if check.get("status") != "ok" and check.get("check") not in ("uptime", "connected"):
+        if check.get("status") != "ok" and check.get("check") not in NOT_SYMPTOMS:
             bysegment.setdefault(str(check.get("segment")), []).append(check)
     return bysegment
 
@@ -634,7 +636,7 @@ def _contradictions(
         (c.get("segment"), _target_host(c)) for f in findings.values() for c in f.checks
     }
     for check in checks:
-        if check.get("step") != "monitoring" or check.get("check") == "monitoring_api":
+        if check.get("step") != "monitoring" or check.get("check") in NOT_SYMPTOMS:
             continue
         key = (check.get("segment"), _target_host(check))
         if check.get("status") == "ok" and key in direct_failed:

@@ -228,6 +228,9 @@ FAULTS: dict[str, list[tuple[Callable[..., bool], Fault]]] = {
     "counters-noise": [
         (on("counters"), _set("degraded", growth={"out_discards": 2})),
     ],
+    "availability-below-99-after-heal": [
+        (on("alert", "internet"), lambda c: {**c, "check": "availability", "status": "degraded"}),
+    ],
     "monitoring-lags-after-heal": [
         (on("alert", "internet"), _set("failed")),
     ],
@@ -375,6 +378,12 @@ def test_verdict_reports_monitoring_alone_as_a_contradiction_not_a_finding():
     assert verdict["branch"] == "completion_report"
     assert [c["rule"] for c in verdict["contradictions"]] == ["monitoring-alone"]
     assert verdict["confidence"] == "medium"
+
+
+def test_verdict_takes_the_last_hours_availability_as_history():
+    verdict = decide(scenario("opd1", "availability-below-99-after-heal"), facts("opd1"))
+    assert (verdict["branch"], verdict["contradictions"]) == ("completion_report", [])
+    assert verdict["confidence"] == "high"
 
 
 def test_verdict_reports_a_user_side_failure_with_a_healthy_network_as_a_contradiction():
