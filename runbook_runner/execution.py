@@ -43,6 +43,8 @@ from runbook_runner.steps import CHECK_STEPS, COMBINED_PLAYBOOK, Step, step
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 120
+# Characters of one task result an event may carry (ansible-runner's MAX_EVENT_RES).
+MAX_EVENT_RESULT = 64_000_000
 _MARKER = re.compile(r"^Begin SOP step (\d+)\b")
 _HOST_EVENTS = {
     "runner_on_ok": "ok",
@@ -415,6 +417,9 @@ def _run_once(
         "ANSIBLE_CONFIG": str(settings.PROJECT_DIR / "ansible.cfg"),
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
         "ANSIBLE_HOST_KEY_CHECKING": "True",
+        # ansible-runner empties a task result above 700 kB in its event; the
+        # checks of a sweep over hundreds of devices are more than that.
+        "MAX_EVENT_RES": str(MAX_EVENT_RESULT),
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
     }
     started = time.monotonic()
