@@ -132,7 +132,7 @@ def _field_of(error: jsonschema.exceptions.ValidationError) -> str | None:
         return str(error.path[0])
     if error.validator == "required":
         # "'site' is a required property": the missing key is the first quoted word.
-        return error.message.split("'")[1]
+        return str(error.message).split("'")[1]
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(CHECK_SCHEMA["properties"]))
         return extra[0] if extra else None
