@@ -384,6 +384,10 @@ def _run_steps(
             note=note,
             started_at=result.started_at,
         )
+        log.info(
+            "%s: step %d (%s) stored: %s, %d checks",
+            incident_id, result.step.number, result.step.key, result.outcome, len(result.checks),
+        )  # fmt: skip
         records.add_event(
             incident_id,
             "step_finished",
