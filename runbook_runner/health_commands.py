@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_runner import health
-from runbook_runner.errors import UsageError
+from runbook_runner.errors import RunbookError, UsageError
 
 EXIT_INCOMPLETE = 3
 # Lines of failing sites and incidents printed before the rest is counted.
@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         UsageError: ``--last`` with ``--inventory``, a missing inventory, or no sweep yet.
         HealthBusyError: another sweep is running.
         ConfigError: the ``[health]`` section is wrong.
+        RunbookError: the data directory cannot be written (read-only, disk full).
     """
     if args.last:
         if args.inventory:
@@ -73,7 +74,14 @@ def run(args: argparse.Namespace) -> int:
                     f"inventory {path} does not exist",
                     hint="give an inventory file or directory, e.g. -i inventory/lab",
                 )
-        summary = health.run_health(inventories=[path.resolve() for path in args.inventory])
+        try:
+            summary = health.run_health(inventories=[path.resolve() for path in args.inventory])
+        except OSError as error:
+            raise RunbookError(
+                f"{error.filename or 'the data directory'}: cannot write: {error.strerror}",
+                hint="check that the data directory is writable and the disk has room"
+                " (set RUNBOOK_DATA_DIR to move it)",
+            ) from error
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
