@@ -122,6 +122,14 @@ TEXTS: dict[str, dict[str, Any]] = {
             "internal_action": "tindakan internal",
         },
         "confidences": {"high": "tinggi", "medium": "sedang", "low": "rendah"},
+        "contradiction_rules": {
+            "monitoring-silent": "sistem monitoring tidak menunjukkan gangguan, padahal"
+            " pemeriksaan langsung gagal",
+            "monitoring-alone": "sistem monitoring menunjukkan gangguan yang tidak terlihat"
+            " oleh pemeriksaan langsung (mungkin alarm yang tertinggal setelah perbaikan)",
+            "user-side-only": "komputer pengguna tidak dapat menjangkau server, padahal"
+            " jaringan dan server terlihat sehat: periksa komputer dan LAN pengguna",
+        },
         "physical_states": {
             "confirmed": "sudah diperiksa",
             "pending": "belum diperiksa",
@@ -232,6 +240,7 @@ TEXTS: dict[str, dict[str, Any]] = {
             "internal_action": "internal action",
         },
         "confidences": {"high": "high", "medium": "medium", "low": "low"},
+        "contradiction_rules": {},
         "physical_states": {"confirmed": "confirmed", "pending": "pending", "skipped": "skipped"},
         "states": {
             "checking": "checking",
