@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
 
     up = commands.add_parser("up", help="build the lab and start its daemons")
     up.add_argument(
-        "--sites", type=int, default=0, metavar="N", help="add N lightweight sites (opd4...)"
+        "--sites", type=int, default=0, metavar="N", help="add N lightweight sites (bn-s0001...)"
     )
     up.set_defaults(handler=_up)
 

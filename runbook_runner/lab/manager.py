@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_runner.errors import ConfigError, RunbookError
-from runbook_runner.lab import _system, faults, monitoring, network, services
+from runbook_runner.lab import _system, faults, monitoring, network, scale, services
 from runbook_runner.lab.state import LabDir, lab_dir
 from runbook_runner.lab.topology import Topology, load
 
@@ -82,12 +82,14 @@ def up(extra_sites: int = 0) -> bool:
         if is_up(lab):
             log.info("lab: already up")
             return False
-        topology = load(extra_sites=extra_sites)
+        # Extra sites are the scale lab's lightweight ones (lab/scale.py), built on top.
+        topology = load()
         if _leftovers(lab):
             log.warning("lab: removing what a previous lab left behind")
             _down(lab)
         started = time.monotonic()
         _build(lab, topology)
+        scale.build(lab, topology, extra_sites)
         log.info("lab: up in %.2f s", time.monotonic() - started)
     return True
 
