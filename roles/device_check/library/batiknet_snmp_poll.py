@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import math
 import re
 import shutil
 import subprocess
@@ -158,6 +159,14 @@ COUNTER32_MODULO = 2**32
 # walk, so that a misbehaving agent cannot hold the task.
 BULK_ROWS = 32
 MAX_WALK_CALLS = 50
+# The first GETBULK of a walk asks this many rows, each further one four
+# times as many, up to BULK_ROWS: most devices have a handful of interfaces,
+# and decoding long answers is what a poll of hundreds of devices spends its
+# time on (docs/health.md).
+FIRST_BULK_ROWS = 4
+# SNMP requests in flight at once over all devices: beyond this, answers wait
+# in the socket while the event loop decodes others, and time out.
+MAX_IN_FLIGHT = 64
 FPING_LINE = re.compile(
     r"^(?P<address>\S+)\s*:\s*xmt/rcv/%loss = (?P<sent>\d+)/(?P<received>\d+)/(?P<loss>\d+)%"
     r"(?:, min/avg/max = [\d.]+/(?P<avg>[\d.]+)/[\d.]+)?"
@@ -478,10 +487,13 @@ def auth_data(device: dict[str, Any]) -> Any:
 class SnmpSession:
     """One device's SNMP credentials and transport on a shared engine."""
 
-    def __init__(self, engine: Any, auth: Any, transport: Any) -> None:
+    def __init__(
+        self, engine: Any, auth: Any, transport: Any, limit: asyncio.Semaphore | None = None
+    ) -> None:
         self.engine = engine
         self.auth = auth
         self.transport = transport
+        self.limit = limit or contextlib.nullcontext()
 
     async def get(self, oids: list[str]) -> dict[str, Any]:
         """Return the values of scalar ``oids``.
@@ -489,14 +501,15 @@ class SnmpSession:
         Raises:
             SnmpError: no answer, an authentication failure or a PDU error.
         """
-        error, status, _, var_binds = await snmp.get_cmd(
-            self.engine,
-            self.auth,
-            self.transport,
-            snmp.ContextData(),
-            *(snmp.ObjectType(snmp.ObjectIdentity(oid)) for oid in oids),
-            lookupMib=False,
-        )
+        async with self.limit:
+            error, status, _, var_binds = await snmp.get_cmd(
+                self.engine,
+                self.auth,
+                self.transport,
+                snmp.ContextData(),
+                *(snmp.ObjectType(snmp.ObjectIdentity(oid)) for oid in oids),
+                lookupMib=False,
+            )
         if error:
             raise SnmpError(str(error))
         if status:
@@ -515,19 +528,22 @@ class SnmpSession:
         """
         rows: dict[str, dict[int, Any]] = {key: {} for key in columns}
         pending = dict(columns)
+        repetitions = FIRST_BULK_ROWS
         for _ in range(MAX_WALK_CALLS):
             if not pending:
                 break
-            error, status, _, var_binds = await snmp.bulk_cmd(
-                self.engine,
-                self.auth,
-                self.transport,
-                snmp.ContextData(),
-                0,
-                BULK_ROWS,
-                *(snmp.ObjectType(snmp.ObjectIdentity(oid)) for oid in pending.values()),
-                lookupMib=False,
-            )
+            async with self.limit:
+                error, status, _, var_binds = await snmp.bulk_cmd(
+                    self.engine,
+                    self.auth,
+                    self.transport,
+                    snmp.ContextData(),
+                    0,
+                    repetitions,
+                    *(snmp.ObjectType(snmp.ObjectIdentity(oid)) for oid in pending.values()),
+                    lookupMib=False,
+                )
+            repetitions = min(repetitions * 4, BULK_ROWS)
             if error:
                 raise SnmpError(str(error))
             if status:
@@ -597,7 +613,12 @@ def counters_from(tables: dict[str, dict[int, Any]]) -> dict[int, dict[str, int]
     return counters
 
 
-async def poll_device(engine: Any, device: dict[str, Any], params: dict[str, Any]) -> DevicePoll:
+async def poll_device(
+    engine: Any,
+    device: dict[str, Any],
+    params: dict[str, Any],
+    limit: asyncio.Semaphore | None = None,
+) -> DevicePoll:
     """Poll one device twice over SNMP; an unanswered poll is recorded, never raised."""
     poll = DevicePoll()
     transport = await snmp.UdpTransportTarget.create(
@@ -605,7 +626,7 @@ async def poll_device(engine: Any, device: dict[str, Any], params: dict[str, Any
         timeout=params["timeout"],
         retries=params["retries"],
     )
-    session = SnmpSession(engine, auth_data(device), transport)
+    session = SnmpSession(engine, auth_data(device), transport, limit)
     try:
         system = await session.get([SYS_NAME, SYS_DESCR, SYS_UPTIME])
         tables = await session.walk_columns({**IF_COLUMNS, **COUNTER_COLUMNS})
@@ -628,16 +649,23 @@ async def poll_device(engine: Any, device: dict[str, Any], params: dict[str, Any
     return poll
 
 
-async def bounded_poll(engine: Any, device: dict[str, Any], params: dict[str, Any]) -> DevicePoll:
+async def bounded_poll(
+    engine: Any,
+    device: dict[str, Any],
+    params: dict[str, Any],
+    limit: asyncio.Semaphore | None = None,
+    queued: float = 0.0,
+) -> DevicePoll:
     """Poll one device within a time bound; an agent that stalls past it is a failed poll.
 
     Each request is bounded by pysnmp's timeout and retries; the bound here
-    covers a walk that keeps answering slowly, page after page.
+    covers a walk that keeps answering slowly, page after page, plus
+    ``queued`` seconds of waiting for a free slot among the requests in flight.
     """
     per_request = params["timeout"] * (params["retries"] + 1)
-    bound = params["poll_interval"] + 4 * per_request + 2
+    bound = params["poll_interval"] + 4 * per_request + 2 + queued
     try:
-        return await asyncio.wait_for(poll_device(engine, device, params), bound)
+        return await asyncio.wait_for(poll_device(engine, device, params, limit), bound)
     except TimeoutError:
         return DevicePoll(snmp_error=f"the poll took longer than {bound:.0f} s")
 
@@ -670,11 +698,16 @@ async def ping_all(addresses: list[str], count: int) -> dict[str, dict[str, Any]
 async def poll_all(devices: list[dict[str, Any]], params: dict[str, Any]) -> list[DevicePoll]:
     """Ping and poll every device concurrently; return one poll per device, in order."""
     engine = snmp.SnmpEngine()
+    limit = asyncio.Semaphore(MAX_IN_FLIGHT)
+    # Each device waits at most for the requests of the devices queued before it.
+    queued = math.ceil(len(devices) / MAX_IN_FLIGHT) * params["timeout"]
     try:
         icmp_task = asyncio.ensure_future(
             ping_all([device["address"] for device in devices], params["icmp_count"])
         )
-        polls = await asyncio.gather(*(bounded_poll(engine, d, params) for d in devices))
+        polls = await asyncio.gather(
+            *(bounded_poll(engine, d, params, limit, queued) for d in devices)
+        )
         icmp = await icmp_task
     finally:
         with contextlib.suppress(Exception):
