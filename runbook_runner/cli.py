@@ -27,6 +27,11 @@ COMMAND_MODULES = (
     "runbook_runner.inventory_commands",
 )
 
+# The commands after which whatever the outbox holds and is due goes out, so
+# that a message left pending by a mail server that was down is retried by the
+# technician's next command without anyone remembering `runbook outbox flush`.
+OUTBOX_FLUSHING_COMMANDS = frozenset({"incident", "isp", "recheck", "report", "close", "health"})
+
 log = logging.getLogger(__name__)
 
 
@@ -51,12 +56,23 @@ def _configure_logging(verbosity: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _flush_outbox() -> None:
+    from runbook_runner.notifications import flush_due
+
+    report = flush_due()
+    if report.error:
+        print(f"runbook: the outbox was not flushed: {report.error}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code."""
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     try:
-        return int(args.handler(args))
+        status = int(args.handler(args))
+        if args.command in OUTBOX_FLUSHING_COMMANDS:
+            _flush_outbox()
+        return status
     except RunbookError as error:
         print(f"runbook: {error.message}", file=sys.stderr)
         if error.hint:
