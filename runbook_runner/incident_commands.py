@@ -215,9 +215,9 @@ def _ask_physical(args: argparse.Namespace) -> PhysicalCheck | None:
         return incidents.physical_check(args.physical_check, args.physical_reason, args.observed)
     if args.observed:
         return incidents.physical_check("confirmed", args.physical_reason, args.observed)
+    if args.resume:
+        return None  # the recorded check stands
     if not sys.stdin.isatty():
-        if args.resume:
-            return None
         return PhysicalCheck("pending", "not given: the run was not interactive")
     answer = input("Physical check of the devices (confirmed/pending/skipped) [pending]: ")
     status = answer.strip() or "pending"

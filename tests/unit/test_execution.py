@@ -9,6 +9,7 @@ import yaml
 from runbook_runner import execution, incidents
 from runbook_runner.errors import UsageError
 from runbook_runner.execution import Progress, StepResult, _Sequencer, _split, _unsafe_yaml
+from runbook_runner.recipients import load_inventory_vars
 from runbook_runner.steps import CHECK_STEPS, step
 
 
@@ -122,3 +123,23 @@ def test_physical_check_refuses_bad_values(status, reason, observed, message):
 def test_physical_check_keeps_the_notes_per_device():
     check = incidents.physical_check("confirmed", None, ["bn-opd3-gw=no power, all lights off"])
     assert dict(check.notes) == {"bn-opd3-gw": "no power, all lights off"}
+
+
+def test_site_facts_of_the_lab_inventory_name_the_providers():
+    variables = load_inventory_vars().values
+    facts = incidents.site_facts("opd1", variables)
+    assert (facts.gateway, facts.probe_host, facts.core_port) == (
+        "bn-opd1-gw",
+        "bn-opd1-pc",
+        "bn-core:opd1",
+    )
+    assert facts.owner("opd_access") == "isp_a"
+    assert facts.owner("isp_upstream") == "isp_a"
+    assert incidents.site_facts("opd2", variables).owner("opd_access") is None
+    assert incidents.site_facts("opd3", variables).owner("opd_access") == "isp_b"
+
+
+def test_an_unknown_site_is_refused_with_the_known_ones():
+    with pytest.raises(UsageError, match="unknown site 'opd9'") as caught:
+        incidents.site_facts("opd9", load_inventory_vars().values)
+    assert "opd1, opd2, opd3" in (caught.value.hint or "")
