@@ -684,6 +684,10 @@ async def ping_all(addresses: list[str], count: int) -> dict[str, dict[str, Any]
         "100",
         "-t",
         "500",
+        # 1 ms between any two packets instead of fping's 10: hundreds of
+        # devices are pinged in a second rather than ten.
+        "-i",
+        "1",
         "-r",
         "0",
         *addresses,
