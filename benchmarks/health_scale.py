@@ -10,8 +10,9 @@ For each N it prints:
 
 - sweep: ``runbook health --json`` as the timer runs it (Python and Ansible
   start-up included), and the peak RSS of that process and all its
-  children together, sampled from /proc every 100 ms; ``ru_maxrss`` of
-  RUSAGE_CHILDREN is the largest single process;
+  children together (and their PSS, which counts shared pages once),
+  sampled from /proc every 100 ms; ``ru_maxrss`` of RUSAGE_CHILDREN is the
+  largest single process;
 - raw: the floor, the same probes with the bare tools in one plain script
   (a child process): one fping over every address the sweep pings, and the
   same SNMP polls with pysnmp (the three scalars, the interface columns side

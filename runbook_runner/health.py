@@ -427,14 +427,18 @@ def _remove_if_dead(stale: Path) -> None:
 # -- Incidents -------------------------------------------------------------------------------
 
 
-def _site_names() -> dict[str, str]:
-    try:
-        from runbook_runner import incidents
+def _site_names(inventories: Sequence[Path]) -> dict[str, str]:
+    """Return the agency's name of each site of the swept inventories (directories)."""
+    from runbook_runner import recipients
 
-        sites = incidents.inventory_vars().get("batiknet_sites") or {}
-    except RunbookError as error:
-        log.warning("health: the agencies' names are not readable: %s", error)
-        return {}
+    sites: dict[str, Any] = {}
+    for inventory in [p for p in inventories if p.is_dir()] or [settings.inventory_path()]:
+        try:
+            found = recipients.load_inventory_vars(inventory).values.get("batiknet_sites")
+        except RunbookError as error:
+            log.warning("%s: the agencies' names are not readable: %s", inventory, error)
+            continue
+        sites.update(found or {})
     return {str(key): str((entry or {}).get("name") or key) for key, entry in sites.items()}
 
 
@@ -506,7 +510,11 @@ def record_recovery(records: Records, incident: Mapping[str, Any], health: SiteH
 
 
 def reconcile_incidents(
-    records: Records, sweep: Sweep, assignee: str, max_new: int = 50
+    records: Records,
+    sweep: Sweep,
+    assignee: str,
+    max_new: int = 50,
+    inventories: Sequence[Path] = (),
 ) -> dict[str, list[dict[str, Any]]]:
     """Open an incident per newly failing site, record the recovery of those that work again.
 
@@ -530,7 +538,7 @@ def reconcile_incidents(
         "withheld": [],
     }
     failing = [h for h in sweep.sites.values() if h.status == "failed"]
-    names = _site_names() if any(h.site not in open_by_site for h in failing) else {}
+    names = _site_names(inventories) if any(h.site not in open_by_site for h in failing) else {}
     for health in failing:
         known = open_by_site.get(health.site)
         if known:
@@ -646,6 +654,7 @@ def run_health(data_dir: Path | None = None, inventories: Sequence[Path] = ()) -
         execution.end_leftover_runs(RUN_KEY, data_dir)
         started_at = now()
         began = time.monotonic()
+        swept = tuple(inventories) or config.inventories
         result = execution.run_steps(
             RUN_KEY,
             "",
@@ -653,14 +662,14 @@ def run_health(data_dir: Path | None = None, inventories: Sequence[Path] = ()) -
             timeout=config.timeout,
             data_dir=data_dir,
             playbook_name=PLAYBOOK,
-            inventories=tuple(inventories) or config.inventories,
+            inventories=swept,
         )
         sweep = sweep_from(result, started_at)
         sweep.seconds = time.monotonic() - began
         if sweep.complete:
             with open_records(data_dir) as records:
                 sweep.incidents = reconcile_incidents(
-                    records, sweep, config.assignee, config.max_new_incidents
+                    records, sweep, config.assignee, config.max_new_incidents, swept
                 )
                 open_count = _open_monitoring(records)
             write_atomic(config.metrics_file, render_metrics(sweep, open_count))
