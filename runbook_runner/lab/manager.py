@@ -59,12 +59,15 @@ def is_up(lab: LabDir | None = None) -> bool:
 
 
 def topology_of(lab: LabDir) -> Topology:
-    """Return the topology the running lab was built from (with its extra sites).
+    """Return the topology of the running lab, without the scale sites.
+
+    Faults, heal and status need only these; ``down`` sweeps the scale
+    sites with every other ``bn-`` namespace.
 
     Raises:
         ConfigError: the topology file cannot be read.
     """
-    return load(extra_sites=int(lab.read_state().get("extra_sites", 0)))
+    return load()
 
 
 def up(extra_sites: int = 0) -> bool:
@@ -106,7 +109,6 @@ def _build(lab: LabDir, topology: Topology) -> None:
     lab.make()
     lab.write_state(
         phase="building",
-        extra_sites=topology.extra_sites,
         zone_serial=services.zone_serial(),
         since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
@@ -203,7 +205,7 @@ def status() -> dict[str, Any]:
         "phase": state.get("phase", "down"),
         "since": state.get("since"),
         "lab_dir": str(lab.root),
-        "extra_sites": int(state.get("extra_sites", 0)),
+        "scale_sites": int(state.get("scale_sites", 0)),
         "namespaces": present,
         "faults": lab.active_faults(),
         "services": {},

@@ -1,8 +1,8 @@
 """The lab's topology: ``lab/topology.yml`` read into plain objects.
 
-The file is the lab; this module only reads it, checks that it holds
-together (names, addresses, references) and makes the extra sites from its
-template. Nothing here touches the system.
+The file is the lab; this module only reads it and checks that it holds
+together (names, addresses, references). Nothing here touches the system.
+The scale lab's extra sites are added as data by ``scale.extend``.
 """
 
 import ipaddress
@@ -24,7 +24,6 @@ LAB_NETWORK = ipaddress.ip_network("198.18.0.0/15")
 MAX_IFNAME = 15
 FAULT_ACTIONS = ("link_down", "loss", "stop", "wrong_record")
 SERVICES = ("sshd", "snmpd", "named", "http")
-FIRST_EXTRA_SITE = 4
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,6 @@ class Topology:
     links: tuple[tuple[Endpoint, Endpoint], ...]
     dns: Mapping[str, Any]
     faults: Mapping[str, Fault]
-    extra_sites: int = 0
 
     def services(self) -> list[tuple[str, str]]:
         """Return every (namespace, service) pair of the lab."""
@@ -152,8 +150,8 @@ class Topology:
         return None
 
 
-def load(path: Path = DEFAULT_TOPOLOGY, *, extra_sites: int = 0) -> Topology:
-    """Read the topology file and add ``extra_sites`` sites from its template.
+def load(path: Path = DEFAULT_TOPOLOGY) -> Topology:
+    """Read the topology file.
 
     Raises:
         ConfigError: the file is missing, is not YAML, or does not hold together.
@@ -167,51 +165,12 @@ def load(path: Path = DEFAULT_TOPOLOGY, *, extra_sites: int = 0) -> Topology:
         ) from error
     if not isinstance(data, dict):
         raise ConfigError(f"lab topology: {path} is not a mapping")
-    if extra_sites:
-        data = _with_extra_sites(data, extra_sites)
-    topology = _build(data, extra_sites)
+    topology = _build(data)
     _check(topology)
     return topology
 
 
-def _with_extra_sites(data: dict[str, Any], count: int) -> dict[str, Any]:
-    template = data["site_template"]
-    last = FIRST_EXTRA_SITE + count - 1
-    if count < 0 or last > int(template["max_site_number"]):
-        raise ConfigError(
-            f"lab topology: {count} extra sites do not fit the address plan",
-            hint=f"Ask for at most {int(template['max_site_number']) - FIRST_EXTRA_SITE + 1}.",
-        )
-    namespaces = dict(data["namespaces"])
-    links = list(data["links"])
-    core = dict(namespaces["bn-core"])
-    core_addresses = dict(core["addresses"])
-    core_routes = list(core["routes"])
-    for n in range(FIRST_EXTRA_SITE, last + 1):
-        values = {"n": n, "k": n + 16, "l": n + 116}
-        core_addresses[_fill(template["core_interface"], values)] = [
-            _fill(template["core_address"], values)
-        ]
-        core_routes.append(_fill(template["core_route"], values))
-        namespaces.update(_fill(template["namespaces"], values))
-        links.extend(_fill(template["links"], values))
-    core["addresses"] = core_addresses
-    core["routes"] = core_routes
-    namespaces["bn-core"] = core
-    return {**data, "namespaces": namespaces, "links": links}
-
-
-def _fill(value: Any, values: Mapping[str, int]) -> Any:
-    if isinstance(value, str):
-        return value.format(**values)
-    if isinstance(value, list):
-        return [_fill(item, values) for item in value]
-    if isinstance(value, dict):
-        return {_fill(key, values): _fill(item, values) for key, item in value.items()}
-    return value
-
-
-def _build(data: Mapping[str, Any], extra_sites: int) -> Topology:
+def _build(data: Mapping[str, Any]) -> Topology:
     try:
         resolvers = tuple(data["resolvers"])
         ops_data = data["ops"]
@@ -236,7 +195,6 @@ def _build(data: Mapping[str, Any], extra_sites: int) -> Topology:
             links=links,
             dns=data["dns"],
             faults=faults,
-            extra_sites=extra_sites,
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ConfigError(

@@ -31,28 +31,6 @@ def test_every_address_and_route_is_in_the_lab_range() -> None:
             assert ipaddress.ip_address(route.via) in LAB_NETWORK
 
 
-def test_extra_sites_are_made_from_the_template_without_overlap() -> None:
-    topology = load(extra_sites=3)
-    assert "bn-opd6-pc" in topology.namespaces
-    assert topology.namespaces["bn-opd4-gw"].management_address == "198.18.20.2"
-    assert topology.namespaces["bn-core"].addresses["opd6"] == ("198.18.22.1/30",)
-    prefixes = [
-        ipaddress.ip_interface(a).network
-        for ns in topology.namespaces.values()
-        for dev, addrs in ns.addresses.items()
-        if dev != "lo"
-        for a in addrs
-    ]
-    for i, a in enumerate(prefixes):
-        for b in prefixes[i + 1 :]:
-            assert a == b or not a.overlaps(b), (a, b)
-
-
-def test_too_many_extra_sites_is_refused_with_the_limit() -> None:
-    with pytest.raises(ConfigError, match="do not fit"):
-        load(extra_sites=200)
-
-
 @pytest.mark.parametrize(
     ("change", "message"),
     [
