@@ -113,3 +113,10 @@ def test_lab_inventory_passes_the_check() -> None:
 def test_inventory_check_command_passes_the_lab_inventory(tmp_path: Path) -> None:
     result = runbook(tmp_path, "inventory", "check", "-i", str(LAB_INVENTORY))
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
+
+
+def test_lab_inventory_with_the_scale_sites_passes_the_check(tmp_path: Path) -> None:
+    from runbook_runner.lab import scale
+
+    extra = scale.write_inventory(tmp_path / "scale.yml", 40)
+    assert check_inventory([LAB_INVENTORY, extra]) == []
