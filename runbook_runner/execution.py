@@ -116,15 +116,46 @@ def run_dir(incident_id: str, data_dir: Path | None = None) -> Path:
     return (data_dir or settings.data_dir()) / "runs" / incident_id
 
 
-def _unsafe_yaml(extravars: Mapping[str, str | int]) -> str:
+def _unsafe_yaml(extravars: Mapping[str, Any]) -> str:
     # JSON strings are YAML double-quoted scalars; the !unsafe tag makes
     # Ansible treat the value as data that is never templated.
     lines = []
     for key, value in extravars.items():
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
             raise ExecutionError(f"bad extra variable name {key!r}")
-        lines.append(f"{key}: !unsafe {json.dumps(str(value))}")
+        scalar = not isinstance(value, Mapping | list | tuple)
+        lines.append(f"{key}: {_unsafe(str(value) if scalar else value)}")
     return "\n".join(lines) + "\n"
+
+
+def _unsafe(value: Any) -> str:
+    if isinstance(value, str):
+        return f"!unsafe {json.dumps(value, ensure_ascii=False)}"
+    if isinstance(value, Mapping):
+        items = (
+            f"{json.dumps(str(k), ensure_ascii=False)}: {_unsafe(v)}" for k, v in value.items()
+        )
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_unsafe(item) for item in value) + "]"
+    return json.dumps(value)
+
+
+# The network's description is data, never code: passed again as !unsafe extra
+# variables, a site's name or an ISP's contact is never templated, whatever
+# the inventory's copy holds (Ansible templates inventory values).
+_DATA_VARIABLES = ("batiknet_sites", "batiknet_isps", "batiknet_upstream")
+
+
+def _inventory_data(inventories: Sequence[Path]) -> dict[str, Any]:
+    from runbook_runner import recipients
+
+    data: dict[str, Any] = {}
+    for source in inventories or [settings.inventory_path()]:
+        if Path(source).is_dir():
+            values = recipients.load_inventory_vars(Path(source)).values
+            data.update({key: values[key] for key in _DATA_VARIABLES if key in values})
+    return data
 
 
 @dataclass
@@ -408,6 +439,7 @@ def _run_once(
     # The control path as an extra variable beats an inventory's own: this
     # run's SSH masters are its own, and are ended with it.
     extravars = {"site": site, "ansible_control_path_dir": str(control_dir)}
+    extravars.update(_inventory_data(inventories))
     (private_dir / "env").mkdir(parents=True, exist_ok=True, mode=0o700)
     (private_dir / "env" / "extravars").write_text(_unsafe_yaml(extravars), encoding="utf-8")
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
