@@ -7,6 +7,8 @@ and the report (escaped in HTML), in the logs and in Ansible's output, and
 nothing they ask for may happen: no file created, no command run.
 """
 
+import shutil
+import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -38,8 +40,15 @@ def _hostile(marks: Path) -> dict[str, str]:
 def test_hostile_values_from_the_cli_and_inventory_stay_literal_and_run_nothing(
     lab: object, lab_fault: Fault, tmp_path: Path
 ) -> None:
-    marks = tmp_path / "marks"
-    marks.mkdir()
+    # A short directory: the letter number is limited to 200 characters.
+    marks = Path(tempfile.mkdtemp(prefix="bn-m-"))
+    try:
+        _run_hostile(marks, tmp_path, lab_fault)
+    finally:
+        shutil.rmtree(marks)
+
+
+def _run_hostile(marks: Path, tmp_path: Path, lab_fault: Fault) -> None:
     values = _hostile(marks)
     inventory = copy_inventory(tmp_path / "inventory")
     edit_yaml(
