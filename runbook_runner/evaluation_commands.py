@@ -27,7 +27,6 @@ from runbook_runner.evaluation import (
     load_incidents,
     quarter_period,
 )
-from runbook_runner.evaluation_report import write_evaluation
 from runbook_runner.evaluation_texts import LANGS
 from runbook_runner.records import RecordsError, open_records
 from runbook_runner.sla import SlaClock
@@ -87,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
                 f"the records hold a time the evaluation cannot read: {error}",
                 hint="times in the records are ISO 8601 with an offset; fix the row named",
             ) from error
+    # Imported here: the charts pull in matplotlib, which every other command
+    # (the health sweep every few minutes among them) would load for nothing.
+    from runbook_runner.evaluation_report import write_evaluation
+
     out_dir = args.out or settings.data_dir() / "evaluations" / period.label
     files = write_evaluation(
         evaluation,
