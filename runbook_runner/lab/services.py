@@ -308,7 +308,7 @@ def pid_of(lab: LabDir, namespace: str, service: str) -> int | None:
     except (OSError, ValueError):
         return None
     name = _system.process_name(pid)
-    if name == _PROCESS_NAMES[service]:
+    if name == _PROCESS_NAMES.get(service, service):
         return pid
     # Just after the start the wrapper is still becoming the daemon; an old
     # pid file naming a shell is a recycled pid, not ours.
