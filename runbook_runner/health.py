@@ -654,7 +654,6 @@ def run_health(data_dir: Path | None = None, inventories: Sequence[Path] = ()) -
         execution.end_leftover_runs(RUN_KEY, data_dir)
         started_at = now()
         began = time.monotonic()
-        swept = tuple(inventories) or config.inventories
         result = execution.run_steps(
             RUN_KEY,
             "",
@@ -662,14 +661,14 @@ def run_health(data_dir: Path | None = None, inventories: Sequence[Path] = ()) -
             timeout=config.timeout,
             data_dir=data_dir,
             playbook_name=PLAYBOOK,
-            inventories=swept,
+            inventories=sources,
         )
         sweep = sweep_from(result, started_at)
         sweep.seconds = time.monotonic() - began
         if sweep.complete:
             with open_records(data_dir) as records:
                 sweep.incidents = reconcile_incidents(
-                    records, sweep, config.assignee, config.max_new_incidents, swept
+                    records, sweep, config.assignee, config.max_new_incidents, sources
                 )
                 open_count = _open_monitoring(records)
             write_atomic(config.metrics_file, render_metrics(sweep, open_count))
