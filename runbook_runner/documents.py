@@ -9,8 +9,6 @@ default and English with ``lang="en"``.
 """
 
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +18,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from runbook_runner import settings
+from runbook_runner import files, settings
 from runbook_runner.errors import RunbookError, UsageError
 
 log = logging.getLogger(__name__)
@@ -382,13 +380,7 @@ def write(
     text = render(kind, lang, fmt, context)
     path = document_path(incident_id, kind, lang, fmt, data_dir)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        files.write_atomically(path, text.encode("utf-8"))
     except OSError as error:
         raise DocumentError(
             f"{path}: cannot write the document: {error}",

@@ -14,8 +14,6 @@ for, so the official hears of each worsening once.
 """
 
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from runbook_runner import files
 from runbook_runner.config import load_config
 from runbook_runner.errors import RunbookError
 from runbook_runner.outbox import Recipient, build_message, message_name
@@ -304,17 +303,7 @@ def _minutes(value: Any, lang: str, with_days: bool = False) -> str:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(descriptor, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        files.write_atomically(path, data)
     except OSError as error:
         raise EscalationError(
             f"cannot write the escalation {path}: {error.strerror}",

@@ -8,12 +8,8 @@ is resumed from the last completed step; no step is recorded twice and no
 second ISP ticket is written. One run at a time holds an incident's lock.
 """
 
-import fcntl
-import getpass
-import json
 import logging
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from runbook_runner import documents, execution, settings
+from runbook_runner import documents, execution, files, settings
 from runbook_runner.errors import RunbookError, UsageError
 from runbook_runner.records import Records, now, open_records
 from runbook_runner.steps import CHECK_STEPS, Step, step
@@ -224,36 +220,12 @@ def incident_lock(incident_id: str, data_dir: Path | None = None) -> Iterator[No
     Raises:
         IncidentBusyError: another process holds it.
     """
-    directory = (data_dir or settings.data_dir()) / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{incident_id}.lock"
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    path = (data_dir or settings.data_dir()) / "locks" / f"{incident_id}.lock"
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IncidentBusyError(incident_id, _holder(descriptor)) from None
-        holder = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "user": getpass.getuser(),
-            "since": now(),
-        }
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, json.dumps(holder).encode(), 0)
-        try:
+        with files.holding_lock(path):
             yield
-        finally:
-            os.ftruncate(descriptor, 0)
-    finally:
-        os.close(descriptor)
-
-
-def _holder(descriptor: int) -> dict[str, Any]:
-    try:
-        return dict(json.loads(os.pread(descriptor, 4096, 0) or b"{}"))
-    except ValueError:
-        return {}
+    except files.LockHeld as held:
+        raise IncidentBusyError(incident_id, held.holder) from None
 
 
 # -- Opening, running, resuming -------------------------------------------------------------

@@ -32,7 +32,6 @@ import logging
 import mimetypes
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -46,7 +45,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from runbook_runner import settings
+from runbook_runner import files, settings
 from runbook_runner.errors import RunbookError, UsageError
 
 log = logging.getLogger(__name__)
@@ -403,8 +402,8 @@ class Outbox:
                 raise OutboxError(
                     f"{entry.name}: cannot move to sent/: {error.strerror}"
                 ) from error
-            _fsync_dir(self.sent_dir)
-            _fsync_dir(self.pending_dir)
+            files.fsync_directory(self.sent_dir)
+            files.fsync_directory(self.pending_dir)
             self._write_sidecar(self.sent_dir, updated)
             (self.pending_dir / f"{entry.name}.json").unlink(missing_ok=True)
         return updated
@@ -566,28 +565,9 @@ def _addresses(message: EmailMessage, *headers: str) -> list[str]:
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(descriptor, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
+        files.write_atomically(path, data)
     except OSError as error:
         raise OutboxError(
             f"cannot write {path}: {error.strerror}",
             hint="check the free space and the permissions of the data directory",
         ) from error
-
-
-def _fsync_dir(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
