@@ -17,13 +17,10 @@ touches the metrics and the incidents; an incomplete one is reported in the
 summary only, so a broken run never reads as a recovery.
 """
 
-import fcntl
-import getpass
 import json
 import logging
 import os
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from runbook_runner import execution, inventory_check, settings
+from runbook_runner import execution, files, inventory_check, settings
 from runbook_runner.config import load_config
 from runbook_runner.errors import RunbookError
 from runbook_runner.records import Records, now, open_records
@@ -178,34 +175,11 @@ def health_lock(data_dir: Path | None = None) -> Iterator[None]:
         HealthBusyError: another process holds it.
     """
     path = lock_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise HealthBusyError(path, _holder(descriptor)) from None
-        holder = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "user": getpass.getuser(),
-            "since": now(),
-        }
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, json.dumps(holder).encode(), 0)
-        try:
+        with files.holding_lock(path):
             yield
-        finally:
-            os.ftruncate(descriptor, 0)
-    finally:
-        os.close(descriptor)
-
-
-def _holder(descriptor: int) -> dict[str, Any]:
-    try:
-        return dict(json.loads(os.pread(descriptor, 4096, 0) or b"{}"))
-    except ValueError:
-        return {}
+    except files.LockHeld as held:
+        raise HealthBusyError(path, held.holder) from None
 
 
 # -- Judging the checks (pure) ---------------------------------------------------------------
@@ -407,11 +381,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    files.fsync_directory(path.parent)
 
 
 def _remove_if_dead(stale: Path) -> None:
