@@ -31,7 +31,9 @@ COMMAND_MODULES = (
 # The commands after which whatever the outbox holds and is due goes out, so
 # that a message left pending by a mail server that was down is retried by the
 # technician's next command without anyone remembering `runbook outbox flush`.
-OUTBOX_FLUSHING_COMMANDS = frozenset({"incident", "isp", "recheck", "report", "close", "health"})
+OUTBOX_FLUSHING_COMMANDS = frozenset(
+    {"incident", "isp", "recheck", "report", "close", "escalate", "health"}
+)
 
 log = logging.getLogger(__name__)
 

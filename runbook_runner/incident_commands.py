@@ -42,6 +42,8 @@ _EXAMPLES = {
     "report": "example:\n  runbook report INC-2026-0001 --lang en --format html",
     "close": "example:\n  runbook close INC-2026-0001\n"
     '  runbook close INC-2026-0002 --force --reason "the OPD moved out"',
+    "escalate": "example:\n"
+    '  runbook escalate INC-2026-0001 --reason "the gateway needs a vendor replacement"',
     "list": "example:\n  runbook list --open",
     "show": "example:\n  runbook show INC-2026-0001 --json",
     "demo": "example:\n  runbook demo",
@@ -55,6 +57,7 @@ def register(subparsers: Any) -> None:
     _register_recheck(subparsers)
     _register_report(subparsers)
     _register_close(subparsers)
+    _register_escalate(subparsers)
     _register_list(subparsers)
     _register_show(subparsers)
     demo = _parser(subparsers, "demo", "run the whole story on the lab: fault, ticket, heal, close")
@@ -154,6 +157,16 @@ def _register_close(subparsers: Any) -> None:
     parser.add_argument("--lang", choices=documents.LANGS, default="id")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_close)
+
+
+def _register_escalate(subparsers: Any) -> None:
+    parser = _parser(
+        subparsers, "escalate", "pass an incident beyond your reach to the complaints official"
+    )
+    parser.add_argument("incident", metavar="INC")
+    parser.add_argument("--reason", required=True, help="what you cannot solve, in a sentence")
+    parser.add_argument("--lang", choices=documents.LANGS, default="id")
+    parser.set_defaults(handler=_escalate)
 
 
 def _register_list(subparsers: Any) -> None:
@@ -320,6 +333,27 @@ def _close(args: argparse.Namespace) -> int:
     else:
         print(f"{result['incident']}: closed.")
         _print_documents(result)
+    return 0
+
+
+def _escalate(args: argparse.Namespace) -> int:
+    if not args.reason.strip():
+        raise UsageError("an escalation needs a reason", hint='add --reason "..."')
+    with open_records() as records:
+        incident = records.get_incident(args.incident)
+        if incident["state"] in ("resolved", "closed"):
+            raise UsageError(
+                f"{args.incident} is {incident['state']}: there is nothing left to escalate",
+                hint="escalate only an incident that is still being handled",
+            )
+        reason = incidents.escalate_if_due(
+            records, args.incident, args.lang, beyond_reach=True, note=args.reason.strip()
+        )
+        already = [e["reason"] for e in records.escalations(args.incident)]
+    if reason is None:
+        print(f"{args.incident}: already escalated ({', '.join(already)}); nothing new to send.")
+        return 0
+    print(f"{args.incident}: escalated to the complaints official ({reason}).")
     return 0
 
 

@@ -663,8 +663,19 @@ def _notify_completion(
         records.add_event(incident_id, "notification", f"completion notice not queued: {error}")
 
 
-def escalate_if_due(records: Records, incident_id: str, lang: str = "id") -> str | None:
-    """Escalate an open incident at risk or breached, once per reason; return the reason."""
+def escalate_if_due(
+    records: Records,
+    incident_id: str,
+    lang: str = "id",
+    *,
+    beyond_reach: bool = False,
+    note: str | None = None,
+) -> str | None:
+    """Escalate an open incident at risk, breached or beyond the technician's reach.
+
+    Each reason is escalated once; a reason ranked below one already
+    escalated is not. Returns the reason escalated now, or None.
+    """
     incident = records.get_incident(incident_id)
     if incident["state"] in ("resolved", "closed"):
         return None
@@ -676,11 +687,13 @@ def escalate_if_due(records: Records, incident_id: str, lang: str = "id") -> str
         sla = sla_of(incident)
         already = [e["reason"] for e in records.escalations(incident_id)]
         status = sla.get("status") if sla else None
-        reason = escalation.decide_escalation(status, False, already)
+        reason = escalation.decide_escalation(status, beyond_reach, already)
         if reason is None:
             return None
         official = load_config().escalation.official()
         summary_data = {**incident, "id": incident_id, "sla": sla}
+        if note:
+            summary_data["note"] = note
         path = escalation.write_escalation_message(
             Outbox().pending_dir, summary_data, reason, official, lang
         )
