@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from runbook_runner import documents, execution, incidents
-from runbook_runner.errors import UsageError
+from runbook_runner.errors import RunbookError, UsageError
 from runbook_runner.records import open_records
 from runbook_runner.verdict import PHYSICAL_STATES, PhysicalCheck
 
@@ -350,6 +350,11 @@ def _escalate(args: argparse.Namespace) -> int:
             records, args.incident, args.lang, beyond_reach=True, note=args.reason.strip()
         )
         already = [e["reason"] for e in records.escalations(args.incident)]
+    if reason is None and not already:
+        raise RunbookError(
+            f"{args.incident}: the escalation could not be written",
+            hint="run again with -v to see why (the [escalation] settings or the outbox folder)",
+        )
     if reason is None:
         print(f"{args.incident}: already escalated ({', '.join(already)}); nothing new to send.")
         return 0
